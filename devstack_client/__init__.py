@@ -1,0 +1,30 @@
+"""devstack-client: a REST gateway to an OpenStack cloud."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+__version__ = "0.1.0"
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Create the app: defaults, then the environment, then ``config``."""
+    from devstack_client import api, connection
+    from devstack_client.config import load
+
+    app = Flask(__name__)
+    settings = load(config)
+    app.config.update(settings)
+    app.config["SECRET_KEY"] = settings["APP_SECRET_KEY"]
+    if settings["SECRET_KEY_GENERATED"]:
+        app.logger.warning("APP_SECRET_KEY is not set: using a random key for this process")
+    # Before any route exists: afterwards it no longer applies to them.
+    app.url_map.strict_slashes = False
+    connection.init_app(app)
+    api.init_app(app)
+    logging.getLogger("devstack_client").setLevel(settings["LOG_LEVEL"])
+    return app

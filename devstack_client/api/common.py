@@ -1,0 +1,46 @@
+"""What every namespace shares: the error model and its documented answers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask_restx import Model, Namespace, fields
+
+error_model = Model(
+    "Error",
+    {
+        "code": fields.String(required=True, description="Stable machine-readable code", example="not_found"),
+        "message": fields.String(
+            required=True, description="What went wrong, for a human", example="No image with the id or name 'cirros'."
+        ),
+        "upstream_status": fields.Integer(description="HTTP status OpenStack answered with", example=404),
+        "upstream_request_id": fields.String(
+            description="OpenStack's request id, for its logs", example="req-6b0a2a53-3b7e-4b58-9c44-6d4a0d3c3f0e"
+        ),
+    },
+)
+
+ERRORS = {
+    400: "Invalid request, over quota (`quota_exceeded`) or refused by OpenStack (`bad_request`)",
+    403: "Credentials missing (`credentials_missing`) or refused (`authentication_failed`), or forbidden",
+    404: "No such resource (`not_found`)",
+    409: "The name matches several resources (`ambiguous_name`, with `candidates`) or a conflict",
+    502: "OpenStack failed (`upstream_error`)",
+    503: "OpenStack unreachable, unavailable or misconfigured",
+    504: "OpenStack did not answer in time (`upstream_timeout`)",
+}
+READ_ERRORS = (403, 502, 503, 504)
+
+
+def documents_errors(ns: Namespace, *codes: int) -> Callable[[Any], Any]:
+    """Document the error answers an operation can give."""
+
+    ns.add_model(error_model.name, error_model)
+
+    def decorate(func: Any) -> Any:
+        for code in codes:
+            func = ns.response(code, ERRORS[code], error_model)(func)
+        return func
+
+    return decorate

@@ -1,0 +1,166 @@
+"""Every exception becomes an HTTP status and a JSON body, here and only here.
+
+Bodies are ``{"code", "message"}`` plus, where OpenStack answered,
+``upstream_status`` and ``upstream_request_id``. Messages come from
+OpenStack's ``details`` (its own words), never ``str(exc)``: that one carries
+internal URLs.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Response, current_app, json, request
+from keystoneauth1 import exceptions as ks_exc
+from openstack import exceptions as os_exc
+from werkzeug.exceptions import HTTPException
+
+from devstack_client import connection
+from devstack_client.errors import (
+    AmbiguousName,
+    CredentialsMissing,
+    InvalidRequest,
+    Misconfigured,
+    NotFound,
+)
+
+log = logging.getLogger(__name__)
+
+QUOTA_MARKERS = ("Quota exceeded", "is over a limit for")
+
+
+@dataclass
+class ApiError:
+    status: int
+    code: str
+    message: str
+    extra: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def response(self) -> Response:
+        body = {"code": self.code, "message": self.message, **self.extra}
+        resp = Response(json.dumps(body), status=self.status, mimetype="application/json")
+        resp.headers.update(self.headers)
+        return resp
+
+
+def handle(exc: Exception) -> Response:
+    """The one error handler, for flask-restx routes and plain Flask alike."""
+    error = describe(exc)
+    upstream = error.extra.get("upstream_request_id")
+    if error.status >= 500:
+        log.warning(
+            "%s %s -> %s %s (%s) upstream_request_id=%s",
+            request.method,
+            request.path,
+            error.status,
+            error.code,
+            type(exc).__name__,
+            upstream,
+        )
+    return error.response()
+
+
+def describe(exc: Exception) -> ApiError:
+    """Map an exception to the error we answer with."""
+    if isinstance(exc, CredentialsMissing):
+        return ApiError(403, "credentials_missing", exc.message, {"missing": exc.missing})
+    if isinstance(exc, NotFound):
+        return ApiError(404, "not_found", exc.message)
+    if isinstance(exc, AmbiguousName):
+        return ApiError(409, "ambiguous_name", exc.message, {"candidates": exc.candidates})
+    if isinstance(exc, InvalidRequest):
+        return ApiError(400, "invalid_request", exc.message, {"errors": exc.errors})
+    if isinstance(exc, Misconfigured):
+        return ApiError(503, "misconfigured", exc.message)
+    if isinstance(exc, os_exc.HttpException):
+        return _from_openstack(exc)
+    if isinstance(exc, ks_exc.Unauthorized):
+        return _authentication_failed(exc.http_status, getattr(exc, "request_id", None))
+    if isinstance(exc, ks_exc.ConnectTimeout):
+        settings = current_app.config
+        return ApiError(
+            504,
+            "upstream_timeout",
+            f"OpenStack did not answer in time (connect timeout {settings['CONNECT_TIMEOUT']:g} s, "
+            f"read timeout {settings['READ_TIMEOUT']:g} s).",
+        )
+    if isinstance(exc, ks_exc.ConnectionError):  # refused, DNS, TLS, reset
+        return ApiError(
+            503,
+            "upstream_unreachable",
+            "Could not connect to OpenStack; try again later.",
+            headers={"Retry-After": "5"},
+        )
+    if isinstance(exc, ks_exc.HttpError):  # Keystone itself failing
+        return _from_status(exc.http_status or 502, exc.details or exc.message, getattr(exc, "request_id", None))
+    if isinstance(exc, (ks_exc.CatalogException, ks_exc.DiscoveryFailure, os_exc.ServiceDisabledException)):
+        log.error("OpenStack misconfigured: %s", type(exc).__name__)
+        return ApiError(
+            503,
+            "misconfigured",
+            "OpenStack's catalog or version discovery does not offer a "
+            "service the gateway needs; see the gateway's log.",
+        )
+    if isinstance(exc, HTTPException):
+        return _from_http(exc)
+    log.exception("unexpected error on %s %s", request.method, request.path)
+    return ApiError(500, "internal_error", "The gateway failed unexpectedly; the error is logged.")
+
+
+def _authentication_failed(status: int | None, request_id: str | None) -> ApiError:
+    identity = connection.cloud().identity
+    extra = {"upstream_status": status, "upstream_request_id": request_id}
+    return ApiError(
+        403,
+        "authentication_failed",
+        f"Keystone refused the gateway's credentials: {identity.describe()} "
+        f"({identity.source}). Check the user name, password, domain and project.",
+        extra,
+    )
+
+
+def _from_openstack(exc: os_exc.HttpException) -> ApiError:
+    status = exc.status_code or 502
+    details = exc.details or "OpenStack refused the request."
+    if status == 401:
+        return _authentication_failed(status, exc.request_id)
+    if status in (403, 413) and any(marker in details for marker in QUOTA_MARKERS):
+        error = ApiError(400, "quota_exceeded", details)
+    else:
+        error = _from_status(status, details, exc.request_id)
+        if status in (429, 503) and exc.response is not None and exc.response.headers.get("Retry-After"):
+            error.headers["Retry-After"] = exc.response.headers["Retry-After"]
+    error.extra.update(upstream_status=status, upstream_request_id=exc.request_id)
+    return error
+
+
+_UPSTREAM = {400: "bad_request", 403: "forbidden", 404: "not_found", 409: "conflict"}
+
+
+def _from_status(status: int, details: str, request_id: str | None) -> ApiError:
+    extra = {"upstream_status": status, "upstream_request_id": request_id}
+    if status in _UPSTREAM:
+        return ApiError(status, _UPSTREAM[status], details, extra)
+    if status in (429, 503):
+        return ApiError(
+            503, "upstream_unavailable", f"OpenStack is unavailable: {details}", extra, {"Retry-After": "5"}
+        )
+    return ApiError(502, "upstream_error", f"OpenStack failed (HTTP {status}): {details}", extra)
+
+
+def _from_http(exc: HTTPException) -> ApiError:
+    status = exc.code or 500
+    headers = {}
+    if status == 404:
+        message = f"No such URL: {request.path}. The API is under /api/v1; its documentation is at /."
+    elif status == 405:
+        allowed = exc.get_response().headers.get("Allow", "")
+        headers["Allow"] = allowed
+        message = f"{request.method} is not allowed on {request.path}; allowed: {allowed}."
+    else:
+        message = exc.description or "Bad request."
+    code = (exc.name or "error").lower().replace(" ", "_").replace("'", "")
+    return ApiError(status, code, message, headers=headers)

@@ -1,0 +1,47 @@
+from flask_restx import Namespace, Resource, fields
+
+from devstack_client.api.common import READ_ERRORS, documents_errors
+from devstack_client.connection import get_connection
+from devstack_client.services import ImageService
+
+ns = Namespace("image", description="Glance images the project can use")
+
+image = ns.model(
+    "Image",
+    {
+        "id": fields.String(example="8c6b7d4e-0f5e-4a8e-9a55-2d1b1f0f3a21"),
+        "name": fields.String(example="cirros-0.6.2-x86_64-disk"),
+        "status": fields.String(example="active"),
+        "size": fields.Integer(description="Bytes", example=21430272),
+        "disk_format": fields.String(example="qcow2"),
+        "container_format": fields.String(example="bare"),
+        "visibility": fields.String(example="public"),
+        "min_disk": fields.Integer(description="GB", example=0),
+        "min_ram": fields.Integer(description="MiB", example=0),
+        "checksum": fields.String(example="c8fc807773e5354afe61636071771906"),
+        "owner": fields.String(example="5d1e2e6b3b7c4c36a2ab0c7e5e8f7a10"),
+        "protected": fields.Boolean(example=False),
+        "created_at": fields.String(example="2026-11-02T09:14:03Z"),
+        "updated_at": fields.String(example="2026-11-02T09:14:05Z"),
+    },
+)
+image_list = ns.model("ImageList", {"images": fields.List(fields.Nested(image))})
+
+
+@ns.route("")
+class ImageList(Resource):
+    @documents_errors(ns, *READ_ERRORS)
+    @ns.marshal_with(image_list, description="The images")
+    def get(self):
+        """List the images."""
+        return {"images": ImageService(get_connection()).list_images()}
+
+
+@ns.route("/<string:ref>")
+@ns.param("ref", "Image id or exact name")
+class Image(Resource):
+    @documents_errors(ns, 404, 409, *READ_ERRORS)
+    @ns.marshal_with(image, description="The image")
+    def get(self, ref):
+        """Show one image, by id or name."""
+        return ImageService(get_connection()).get_image(ref)

@@ -1,0 +1,52 @@
+"""Read a JSON request body and check it against an input model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request
+from flask_restx import Model
+from jsonschema import Draft4Validator
+
+from devstack_client.errors import InvalidRequest
+
+
+def parse_body(model: Model) -> dict[str, Any]:
+    """Return the request's JSON object, or raise InvalidRequest naming every bad field."""
+    if not request.get_data(cache=True):
+        raise InvalidRequest(f"A JSON body is required: {_expected(model)}.")
+    # Parsed whatever the Content-Type: `curl -d` sends form-encoded by default.
+    body = request.get_json(force=True, silent=True)
+    if body is None:
+        raise InvalidRequest(f"The body is not valid JSON: expected {_expected(model)}.")
+    if not isinstance(body, dict):
+        raise InvalidRequest(f"The body must be a JSON object: {_expected(model)}.")
+    errors = []
+    for error in sorted(Draft4Validator(model.__schema__).iter_errors(body), key=str):
+        if error.validator == "required":
+            name = error.message.split("'")[1]
+            errors.append({"field": name, "message": f"{name} is required"})
+        elif error.validator == "additionalProperties":
+            unknown = sorted(set(body) - set(model))
+            errors.extend({"field": name, "message": f"{name} is not a known field"} for name in unknown)
+        else:
+            name = ".".join(str(p) for p in error.path) or "body"
+            errors.append({"field": name, "message": f"{name}: {_plain(error)}"})
+    if errors:
+        raise InvalidRequest("Invalid request body: " + "; ".join(e["message"] for e in errors) + ".", errors)
+    return body
+
+
+def _plain(error: Any) -> str:
+    if error.validator == "type":
+        return f"must be a {error.validator_value}"
+    if error.validator == "minLength":
+        return "must not be empty"
+    if error.validator == "maxLength":
+        return f"must be at most {error.validator_value} characters"
+    return error.message
+
+
+def _expected(model: Model) -> str:
+    required = model.__schema__.get("required", [])
+    return "an object with " + ", ".join(required)

@@ -1,0 +1,41 @@
+"""The gateway's own error conditions; ``api/errors.py`` maps them to HTTP."""
+
+from __future__ import annotations
+
+
+class GatewayError(Exception):
+    """Base of the errors we raise ourselves."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class CredentialsMissing(GatewayError):
+    def __init__(self, message: str, missing: list[str]) -> None:
+        super().__init__(message)
+        self.missing = missing
+
+
+class Misconfigured(GatewayError):
+    """The cloud cannot serve us as configured (old Nova, missing service…)."""
+
+
+class NotFound(GatewayError):
+    def __init__(self, kind: str, ref: str) -> None:
+        super().__init__(f"No {kind} with the id or name {ref!r}.")
+        self.kind = kind
+        self.ref = ref
+
+
+class AmbiguousName(GatewayError):
+    def __init__(self, kind: str, name: str, candidates: list[dict[str, str]]) -> None:
+        super().__init__(f"{len(candidates)} {kind}s are named {name!r}: use an id instead.")
+        self.kind = kind
+        self.candidates = candidates
+
+
+class InvalidRequest(GatewayError):
+    def __init__(self, message: str, errors: list[dict[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.errors = errors or []

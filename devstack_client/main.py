@@ -1,0 +1,66 @@
+"""Run the gateway: ``python devstack_client/main.py`` or ``devstack-client``.
+
+It serves with gunicorn: WORKERS processes of THREADS threads each. Each
+worker opens its own OpenStack connection after the fork (see connection.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+from flask import Flask
+from gunicorn.app.base import BaseApplication
+
+from devstack_client import create_app
+from devstack_client.config import ConfigError
+
+
+class Server(BaseApplication):
+    def __init__(self, app: Flask, options: dict[str, Any]) -> None:
+        self.application = app
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Flask:
+        return self.application
+
+
+def gunicorn_options(settings: dict[str, Any]) -> dict[str, Any]:
+    # A request may wait for one connect and one read timeout upstream, twice
+    # (a create reads the new server back): let it finish before gunicorn
+    # kills the worker.
+    worst = 2 * (settings["CONNECT_TIMEOUT"] + settings["READ_TIMEOUT"]) + 10
+    return {
+        "bind": f"{settings['HOST']}:{settings['PORT']}",
+        "workers": settings["WORKERS"],
+        "threads": settings["THREADS"],
+        "worker_class": "gthread",
+        "timeout": int(worst),
+        "graceful_timeout": int(worst),
+        "accesslog": "-",
+        "loglevel": settings["LOG_LEVEL"].lower(),
+        "control_socket_disable": True,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        app = create_app()
+    except ConfigError as exc:
+        print(f"devstack-client: {exc}", file=sys.stderr)
+        return 2
+    options = gunicorn_options(app.config)
+    sys.argv = sys.argv[:1]  # gunicorn parses the command line too
+    Server(app, options).run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""Calls on an openstacksdk service proxy that return Nova/Glance/Neutron JSON.
+
+We go through the proxies (auth, catalog, microversion, typed errors) but
+skip the SDK's Resource objects: building them costs ~100x the CPU of the
+JSON they come from (design notes, section 6).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from openstack import exceptions as os_exc
+from openstack import proxy
+
+from devstack_client.errors import AmbiguousName, NotFound
+
+
+def call(api: proxy.Proxy, method: str, path: str, **kwargs: Any) -> Any:
+    """Send one request and return its JSON body; raise the SDK's typed error on failure."""
+    response = api.request(path, method, raise_exc=False, **kwargs)
+    if response.status_code == 401:
+        # keystoneauth re-authenticates on a 401 itself, but under concurrent
+        # load only the first thread's retry wins after a token is revoked.
+        response = api.request(path, method, raise_exc=False, **kwargs)
+    os_exc.raise_from_response(response)
+    if response.status_code == 204 or not response.content:
+        return None
+    return response.json()
+
+
+def is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def find(
+    kind: str,
+    ref: str,
+    *,
+    by_id: Callable[[str], dict[str, Any]],
+    by_name: Callable[[str], list[dict[str, Any]]],
+    try_id: bool = True,
+) -> dict[str, Any]:
+    """Return the one resource whose id, else exact name, is ``ref``."""
+    if try_id:
+        try:
+            return by_id(ref)
+        except os_exc.NotFoundException:
+            pass
+    matches = [item for item in by_name(ref) if item.get("name") == ref]
+    if not matches:
+        raise NotFound(kind, ref)
+    if len(matches) > 1:
+        raise AmbiguousName(kind, ref, [{"id": m["id"], "name": m["name"]} for m in matches])
+    return matches[0]
+
+
+def exact_name_regex(name: str) -> str:
+    """Nova filters server names by regular expression: match ``name`` exactly."""
+    return "^" + re.escape(name) + "$"

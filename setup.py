@@ -1,0 +1,23 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="devstack-client",
+    version="0.1.0",
+    description="A REST gateway (Flask + flask-restx + openstacksdk) to manage VMs in an OpenStack cloud",
+    packages=find_packages(include=["devstack_client", "devstack_client.*"]),
+    python_requires=">=3.11",
+    install_requires=[
+        "Flask>=3.1,<3.2",
+        "Werkzeug>=3.1,<3.2",
+        "flask-restx>=1.3.2,<1.4",
+        "openstacksdk>=4.22,<5",
+        "keystoneauth1>=5.18,<6",
+        "requests>=2.32,<3",
+        "jsonschema>=4.20,<5",
+        "gunicorn>=26,<27",
+    ],
+    extras_require={
+        "test": ["pytest>=9,<10", "pytest-cov>=7,<8", "requests-mock>=1.12,<2", "fixtures>=4,<5", "ruff>=0.17,<0.18"],
+    },
+    entry_points={"console_scripts": ["devstack-client=devstack_client.main:main"]},
+)

@@ -1,0 +1,86 @@
+from tests.conftest import NEUTRON
+from tests.fakes import make_fake_network, neutron_error
+
+
+def test_list_networks(client, cloud):
+    networks = [make_fake_network(name="private"), make_fake_network(name="public", **{"router:external": True})]
+    cloud.neutron("GET", "/networks", body={"networks": networks})
+
+    response = client.get("/api/v1/network")
+
+    assert response.status_code == 200
+    assert response.json["networks"][1] == {
+        "id": networks[1]["id"],
+        "name": "public",
+        "status": "ACTIVE",
+        "subnets": ["0b7e3c2a-9a7d-4f0e-8d7b-3a1c5e6f7a8b"],
+        "is_shared": False,
+        "is_router_external": True,
+        "is_admin_state_up": True,
+        "mtu": 1450,
+        "project_id": networks[1]["project_id"],
+        "description": "",
+        "created_at": "2026-11-02T09:10:00Z",
+    }
+    assert cloud.api_calls() == [f"GET {NEUTRON}/v2.0/networks?limit=1000"]
+
+
+def test_list_networks_follows_neutron_pages(client, cloud):
+    first, second = make_fake_network(name="a"), make_fake_network(name="b")
+    next_link = {"rel": "next", "href": f"http://neutron.internal:9696/v2.0/networks?marker={first['id']}"}
+    cloud.mocker.get(
+        f"{NEUTRON}/v2.0/networks",
+        [{"json": {"networks": [first], "networks_links": [next_link]}}, {"json": {"networks": [second]}}],
+    )
+
+    response = client.get("/api/v1/network")
+
+    assert [n["name"] for n in response.json["networks"]] == ["a", "b"]
+    assert cloud.api_calls()[1] == f"GET {NEUTRON}/v2.0/networks?limit=1000&marker={first['id']}"
+
+
+def test_show_network_by_id(client, cloud):
+    network = make_fake_network()
+    cloud.neutron("GET", f"/networks/{network['id']}", body={"network": network})
+
+    response = client.get(f"/api/v1/network/{network['id']}")
+
+    assert response.status_code == 200
+    assert response.json["id"] == network["id"]
+
+
+def test_show_network_by_name(client, cloud):
+    network = make_fake_network(name="private")
+    cloud.neutron("GET", "/networks?name=private", body={"networks": [network]}, complete_qs=True)
+
+    response = client.get("/api/v1/network/private")
+
+    assert response.status_code == 200
+    assert response.json["id"] == network["id"]
+    assert cloud.api_calls() == [f"GET {NEUTRON}/v2.0/networks?name=private"]
+
+
+def test_missing_network_is_404(client, cloud):
+    ref = "6a1e3d1c-6a11-4d0b-8a7e-1f6b1b9c3a55"
+    cloud.neutron(
+        "GET",
+        f"/networks/{ref}",
+        status=404,
+        body=neutron_error("NetworkNotFound", f"Network {ref} could not be found."),
+    )
+    cloud.neutron("GET", f"/networks?name={ref}", body={"networks": []})
+
+    response = client.get(f"/api/v1/network/{ref}")
+
+    assert response.status_code == 404
+    assert response.json["code"] == "not_found"
+
+
+def test_ambiguous_network_name_is_409(client, cloud):
+    twins = [make_fake_network(name="net"), make_fake_network(name="net")]
+    cloud.neutron("GET", "/networks?name=net", body={"networks": twins})
+
+    response = client.get("/api/v1/network/net")
+
+    assert response.status_code == 409
+    assert {c["id"] for c in response.json["candidates"]} == {n["id"] for n in twins}

@@ -1,0 +1,296 @@
+import pytest
+
+from tests.conftest import NOVA
+from tests.fakes import make_create_response, make_fake_server, nova_error
+
+IMAGE = "8c6b7d4e-0f5e-4a8e-9a55-2d1b1f0f3a21"
+NETWORK = "f3a8c2de-5d41-4b8a-9a0e-7e4f1c2b9d10"
+CREATE = {"name": "web-1", "image_id": IMAGE, "flavor_id": "1", "network_id": NETWORK}
+
+
+def test_list_servers(client, cloud):
+    servers = [make_fake_server(name="web-1"), make_fake_server(name="web-2", status="ERROR")]
+    cloud.nova("GET", "/servers/detail", body={"servers": servers})
+
+    response = client.get("/api/v1/server")
+
+    assert response.status_code == 200
+    assert [s["name"] for s in response.json["servers"]] == ["web-1", "web-2"]
+    assert response.json["servers"][0] == {
+        "id": servers[0]["id"],
+        "name": "web-1",
+        "status": "ACTIVE",
+        "task_state": None,
+        "power_state": 1,
+        "image": {"id": IMAGE},
+        "flavor": {"name": "m1.tiny", "vcpus": 1, "ram": 512, "disk": 1},
+        "addresses": {
+            "private": [{"addr": "10.0.0.12", "version": 4, "type": "fixed", "mac_addr": "fa:16:3e:4c:2c:30"}]
+        },
+        "key_name": None,
+        "availability_zone": "nova",
+        "project_id": servers[0]["tenant_id"],
+        "metadata": {},
+        "created_at": "2026-11-02T09:14:03Z",
+        "updated_at": "2026-11-02T09:14:09Z",
+        "fault": None,
+    }
+    assert response.json["servers"][1]["fault"] == {
+        "code": 500,
+        "message": "No valid host was found. There are not enough hosts available.",
+    }
+    assert cloud.api_calls() == [f"GET {NOVA}/servers/detail?limit=1000"]
+    assert cloud.history[-1].headers["OpenStack-API-Version"] == "compute 2.79"
+
+
+def test_list_servers_follows_nova_pages_by_marker(client, cloud):
+    first, second = make_fake_server(name="a"), make_fake_server(name="b")
+    internal = {"rel": "next", "href": f"http://nova.internal:8774/v2.1/servers/detail?marker={first['id']}"}
+    cloud.mocker.get(
+        f"{NOVA}/servers/detail",
+        [{"json": {"servers": [first], "servers_links": [internal]}}, {"json": {"servers": [second]}}],
+    )
+
+    response = client.get("/api/v1/server")
+
+    assert [s["name"] for s in response.json["servers"]] == ["a", "b"]
+    assert cloud.api_calls() == [
+        f"GET {NOVA}/servers/detail?limit=1000",
+        f"GET {NOVA}/servers/detail?limit=1000&marker={first['id']}",
+    ]
+    assert "nova.internal" not in response.get_data(as_text=True)
+
+
+def test_server_booted_from_volume_has_no_image(client, cloud):
+    server = make_fake_server(image_id=None)
+    cloud.nova("GET", f"/servers/{server['id']}", body={"server": server})
+
+    response = client.get(f"/api/v1/server/{server['id']}")
+
+    assert response.json["image"] is None
+
+
+def test_show_server_by_id(client, cloud):
+    server = make_fake_server(name="web-1")
+    cloud.nova("GET", f"/servers/{server['id']}", body={"server": server})
+
+    response = client.get(f"/api/v1/server/{server['id']}/")
+
+    assert response.status_code == 200
+    assert response.json["name"] == "web-1"
+    assert cloud.api_calls() == [f"GET {NOVA}/servers/{server['id']}"]
+
+
+def test_show_server_in_error_says_why(client, cloud):
+    server = make_fake_server(status="ERROR")
+    cloud.nova("GET", f"/servers/{server['id']}", body={"server": server})
+
+    response = client.get(f"/api/v1/server/{server['id']}")
+
+    assert response.json["status"] == "ERROR"
+    assert response.json["fault"]["message"].startswith("No valid host was found")
+
+
+def test_show_server_by_name_matches_exactly(client, cloud):
+    # Nova's name filter is a regular expression: "vm1" would match "vm10"
+    wanted, similar = make_fake_server(name="vm1.a"), make_fake_server(name="vm1.ab")
+    cloud.nova("GET", "/servers/detail", body={"servers": [wanted, similar]})
+
+    response = client.get("/api/v1/server/vm1.a")
+
+    assert response.status_code == 200
+    assert response.json["id"] == wanted["id"]
+    assert cloud.history[-1].qs == {"name": ["^vm1\\.a$"]}
+
+
+def test_show_server_by_shared_name_is_409_with_both(client, cloud):
+    twins = [make_fake_server(name="twin"), make_fake_server(name="twin")]
+    cloud.nova("GET", "/servers/detail", body={"servers": twins})
+
+    response = client.get("/api/v1/server/twin")
+
+    assert response.status_code == 409
+    assert response.json["code"] == "ambiguous_name"
+    assert response.json["candidates"] == [{"id": s["id"], "name": "twin"} for s in twins]
+
+
+def test_show_missing_server_is_404(client, cloud):
+    ref = "6a1e3d1c-6a11-4d0b-8a7e-1f6b1b9c3a55"
+    cloud.nova("GET", f"/servers/{ref}", status=404, body=nova_error(404, f"Instance {ref} could not be found."))
+    cloud.nova("GET", "/servers/detail", body={"servers": []})
+
+    response = client.get(f"/api/v1/server/{ref}")
+
+    assert response.status_code == 404
+    assert response.json["code"] == "not_found"
+
+
+def test_create_server(client, cloud):
+    server = make_fake_server(name="web-1", status="BUILD")
+    post = cloud.nova("POST", "/servers", status=202, body=make_create_response(server["id"]))
+    cloud.nova("GET", f"/servers/{server['id']}", body={"server": server})
+
+    response = client.post("/api/v1/server", json=CREATE)
+
+    assert response.status_code == 201
+    assert response.headers["Location"].endswith(f"/api/v1/server/{server['id']}")
+    assert response.json["status"] == "BUILD"
+    assert response.json["id"] == server["id"]
+    assert "adminPass" not in response.get_data(as_text=True)
+    assert post.call_count == 1
+    assert post.last_request.json() == {
+        "server": {"name": "web-1", "imageRef": IMAGE, "flavorRef": "1", "networks": [{"uuid": NETWORK}]}
+    }
+    assert post.last_request.headers["OpenStack-API-Version"] == "compute 2.79"
+
+
+def test_create_still_answers_201_when_reading_back_fails(client, cloud):
+    server_id = "2b1f6c0e-8a4d-4c2e-9f3b-7d5e1a0c9b84"
+    cloud.nova("POST", "/servers", status=202, body=make_create_response(server_id))
+    cloud.nova("GET", f"/servers/{server_id}", status=500, body=nova_error(500, "Unexpected API Error."))
+
+    response = client.post("/api/v1/server", json=CREATE)
+
+    assert response.status_code == 201
+    assert response.json["id"] == server_id
+    assert response.json["status"] == "BUILD"
+
+
+def test_create_over_quota_is_400_with_novas_text(client, cloud):
+    text = "Quota exceeded for cores, instances: Requested 1, 1, but already used 2, 2 of 2, 2 cores, instances"
+    cloud.nova("POST", "/servers", status=403, body=nova_error(403, text))
+
+    response = client.post("/api/v1/server", json=CREATE)
+
+    assert response.status_code == 400
+    assert response.json == {
+        "code": "quota_exceeded",
+        "message": text,
+        "upstream_status": 403,
+        "upstream_request_id": "req-upstream-1",
+    }
+
+
+def test_create_over_unified_limit_is_quota_exceeded(client, cloud):
+    text = "Resource servers is over a limit for project 5d1e: requested 1, limit 1"
+    cloud.nova("POST", "/servers", status=403, body=nova_error(403, text))
+
+    response = client.post("/api/v1/server", json=CREATE)
+
+    assert (response.status_code, response.json["code"]) == (400, "quota_exceeded")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Can not find requested image",
+        "Flavor nope could not be found.",
+        "Network 11111111-2222-3333-4444-555555555555 could not be found.",
+    ],
+)
+def test_create_with_unknown_reference_is_400_with_novas_text(client, cloud, text):
+    cloud.nova("POST", "/servers", status=400, body=nova_error(400, text))
+
+    response = client.post("/api/v1/server", json=CREATE)
+
+    assert response.status_code == 400
+    assert response.json["code"] == "bad_request"
+    assert response.json["message"] == text
+    assert response.json["upstream_status"] == 400
+
+
+def test_create_read_timeout_is_not_retried(client, cloud):
+    import requests
+
+    post = cloud.nova("POST", "/servers", exc=requests.exceptions.ReadTimeout)
+
+    response = client.post("/api/v1/server", json=CREATE)
+
+    assert response.status_code == 504
+    assert response.json["code"] == "upstream_timeout"
+    assert post.call_count == 1  # a second POST could create a second server
+
+
+@pytest.mark.parametrize(
+    ("body", "fields"),
+    [
+        ({}, ["flavor_id", "image_id", "name", "network_id"]),
+        ({**CREATE, "name": ""}, ["name"]),
+        ({**CREATE, "flavor_id": 1}, ["flavor_id"]),
+        ({**CREATE, "image_id": None}, ["image_id"]),
+        ({**CREATE, "color": "blue"}, ["color"]),
+        ({**CREATE, "name": "x" * 256}, ["name"]),
+    ],
+)
+def test_create_with_bad_fields_is_400_naming_them(client, cloud, body, fields):
+    response = client.post("/api/v1/server", json=body)
+
+    assert response.status_code == 400
+    assert response.json["code"] == "invalid_request"
+    assert sorted(e["field"] for e in response.json["errors"]) == fields
+    for field in fields:
+        assert field in response.json["message"]
+    assert cloud.sent("POST", "nova.test") == []
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ("", "A JSON body is required"),
+        ("{not json", "The body is not valid JSON"),
+        ("[1, 2]", "The body must be a JSON object"),
+    ],
+)
+def test_create_with_bad_body_is_400(client, cloud, data, message):
+    response = client.post("/api/v1/server", data=data, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json["code"] == "invalid_request"
+    assert response.json["message"].startswith(message)
+    assert cloud.sent("POST", "nova.test") == []
+
+
+def test_create_accepts_curls_default_content_type(client, cloud):
+    server = make_fake_server(status="BUILD")
+    cloud.nova("POST", "/servers", status=202, body=make_create_response(server["id"]))
+    cloud.nova("GET", f"/servers/{server['id']}", body={"server": server})
+
+    import json
+
+    response = client.post("/api/v1/server/", data=json.dumps(CREATE), content_type="application/x-www-form-urlencoded")
+
+    assert response.status_code == 201
+
+
+def test_delete_server(client, cloud):
+    server_id = "2b1f6c0e-8a4d-4c2e-9f3b-7d5e1a0c9b84"
+    delete = cloud.nova("DELETE", f"/servers/{server_id}", status=204)
+
+    response = client.delete(f"/api/v1/server/{server_id}")
+
+    assert response.status_code == 204
+    assert response.get_data() == b""
+    assert delete.call_count == 1
+    assert cloud.api_calls() == [f"DELETE {NOVA}/servers/{server_id}"]
+
+
+def test_delete_server_by_name(client, cloud):
+    server = make_fake_server(name="web-1")
+    cloud.nova("GET", "/servers/detail", body={"servers": [server]})
+    delete = cloud.nova("DELETE", f"/servers/{server['id']}", status=204)
+
+    response = client.delete("/api/v1/server/web-1")
+
+    assert response.status_code == 204
+    assert delete.call_count == 1
+
+
+def test_delete_missing_server_is_404(client, cloud):
+    server_id = "2b1f6c0e-8a4d-4c2e-9f3b-7d5e1a0c9b84"
+    cloud.nova("DELETE", f"/servers/{server_id}", status=404, body=nova_error(404, "Instance could not be found."))
+
+    response = client.delete(f"/api/v1/server/{server_id}")
+
+    assert response.status_code == 404
+    assert response.json["code"] == "not_found"
+    assert response.json["upstream_request_id"] == "req-upstream-1"

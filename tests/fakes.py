@@ -1,0 +1,209 @@
+"""Wire-format OpenStack bodies, shaped exactly as the services send them.
+
+Servers and flavors are Nova's at microversion 2.79, images Glance v2's,
+networks Neutron v2.0's.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+PROJECT_ID = "5d1e2e6b3b7c4c36a2ab0c7e5e8f7a10"
+USER_ID = "a1c3d7a4f4b24c0c8f1f0a1e6f2d9b33"
+NOVA = "http://nova.test/v2.1"
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def make_fake_flavor(flavor_id: str = "1", name: str = "m1.tiny", **overrides: Any) -> dict[str, Any]:
+    flavor = {
+        "id": flavor_id,
+        "name": name,
+        "ram": 512,
+        "disk": 1,
+        "swap": 0,
+        "OS-FLV-EXT-DATA:ephemeral": 0,
+        "OS-FLV-DISABLED:disabled": False,
+        "vcpus": 1,
+        "os-flavor-access:is_public": True,
+        "rxtx_factor": 1.0,
+        "description": None,
+        "extra_specs": {},
+        "links": [
+            {"rel": "self", "href": f"{NOVA}/flavors/{flavor_id}"},
+            {"rel": "bookmark", "href": f"http://nova.test/flavors/{flavor_id}"},
+        ],
+    }
+    flavor.update(overrides)
+    return flavor
+
+
+def make_fake_server(
+    server_id: str | None = None,
+    name: str = "vm-1",
+    status: str = "ACTIVE",
+    image_id: str | None = "8c6b7d4e-0f5e-4a8e-9a55-2d1b1f0f3a21",
+    **overrides: Any,
+) -> dict[str, Any]:
+    server_id = server_id or new_id()
+    vm_state = {"ACTIVE": "active", "BUILD": "building", "ERROR": "error", "SHUTOFF": "stopped"}[status]
+    server = {
+        "id": server_id,
+        "name": name,
+        "status": status,
+        "tenant_id": PROJECT_ID,
+        "user_id": USER_ID,
+        "metadata": {},
+        "hostId": "0e3fcd6a1a7a2c4f5d5e7a3a1cbe1f6d8d7c2a8e0f9b4c1e2d3a4b5c",
+        "image": {
+            "id": image_id,
+            "links": [{"rel": "bookmark", "href": f"http://nova.test/images/{image_id}"}],
+        }
+        if image_id
+        else "",
+        "flavor": {
+            "vcpus": 1,
+            "ram": 512,
+            "disk": 1,
+            "ephemeral": 0,
+            "swap": 0,
+            "original_name": "m1.tiny",
+            "extra_specs": {},
+        },
+        "created": "2026-11-02T09:14:03Z",
+        "updated": "2026-11-02T09:14:09Z",
+        "addresses": {
+            "private": [
+                {
+                    "version": 4,
+                    "addr": "10.0.0.12",
+                    "OS-EXT-IPS:type": "fixed",
+                    "OS-EXT-IPS-MAC:mac_addr": "fa:16:3e:4c:2c:30",
+                }
+            ]
+        }
+        if status != "BUILD"
+        else {},
+        "accessIPv4": "",
+        "accessIPv6": "",
+        "links": [
+            {"rel": "self", "href": f"{NOVA}/servers/{server_id}"},
+            {"rel": "bookmark", "href": f"http://nova.test/servers/{server_id}"},
+        ],
+        "OS-DCF:diskConfig": "MANUAL",
+        "progress": 0,
+        "OS-EXT-AZ:availability_zone": "nova",
+        "config_drive": "",
+        "key_name": None,
+        "OS-SRV-USG:launched_at": "2026-11-02T09:14:09.000000" if status == "ACTIVE" else None,
+        "OS-SRV-USG:terminated_at": None,
+        "OS-EXT-STS:task_state": "spawning" if status == "BUILD" else None,
+        "OS-EXT-STS:vm_state": vm_state,
+        "OS-EXT-STS:power_state": 1 if status == "ACTIVE" else 0,
+        "os-extended-volumes:volumes_attached": [],
+        "locked": False,
+        "locked_reason": None,
+        "description": None,
+        "tags": [],
+        "trusted_image_certificates": None,
+        "server_groups": [],
+        "security_groups": [{"name": "default"}],
+    }
+    if status == "ERROR":
+        server["fault"] = {
+            "code": 500,
+            "created": "2026-11-02T09:14:08Z",
+            "message": "No valid host was found. There are not enough hosts available.",
+        }
+    server.update(overrides)
+    return server
+
+
+def make_create_response(server_id: str) -> dict[str, Any]:
+    """Nova's 202 body for POST /servers: only the id and a few extras."""
+    return {
+        "server": {
+            "id": server_id,
+            "links": [
+                {"rel": "self", "href": f"{NOVA}/servers/{server_id}"},
+                {"rel": "bookmark", "href": f"http://nova.test/servers/{server_id}"},
+            ],
+            "OS-DCF:diskConfig": "MANUAL",
+            "security_groups": [{"name": "default"}],
+            "adminPass": "kB8xQvR3pLm2",
+        }
+    }
+
+
+def make_fake_image(image_id: str | None = None, name: str = "cirros", **overrides: Any) -> dict[str, Any]:
+    image_id = image_id or new_id()
+    image = {
+        "id": image_id,
+        "name": name,
+        "status": "active",
+        "visibility": "public",
+        "protected": False,
+        "os_hidden": False,
+        "checksum": "c8fc807773e5354afe61636071771906",
+        "os_hash_algo": "sha512",
+        "os_hash_value": "1103b92ce8ad966e41235a4de260deb791ff571670c0342666c8582fbb9caefe" * 2,
+        "owner": PROJECT_ID,
+        "size": 21430272,
+        "virtual_size": 117440512,
+        "min_ram": 0,
+        "min_disk": 0,
+        "disk_format": "qcow2",
+        "container_format": "bare",
+        "created_at": "2026-11-02T09:14:03Z",
+        "updated_at": "2026-11-02T09:14:05Z",
+        "tags": [],
+        "self": f"/v2/images/{image_id}",
+        "file": f"/v2/images/{image_id}/file",
+        "schema": "/v2/schemas/image",
+    }
+    image.update(overrides)
+    return image
+
+
+def make_fake_network(network_id: str | None = None, name: str = "private", **overrides: Any) -> dict[str, Any]:
+    network = {
+        "id": network_id or new_id(),
+        "name": name,
+        "tenant_id": PROJECT_ID,
+        "project_id": PROJECT_ID,
+        "admin_state_up": True,
+        "mtu": 1450,
+        "status": "ACTIVE",
+        "subnets": ["0b7e3c2a-9a7d-4f0e-8d7b-3a1c5e6f7a8b"],
+        "shared": False,
+        "availability_zone_hints": [],
+        "availability_zones": ["nova"],
+        "ipv4_address_scope": None,
+        "ipv6_address_scope": None,
+        "router:external": False,
+        "description": "",
+        "port_security_enabled": True,
+        "l2_adjacency": True,
+        "qos_policy_id": None,
+        "tags": [],
+        "created_at": "2026-11-02T09:10:00Z",
+        "updated_at": "2026-11-02T09:10:02Z",
+        "revision_number": 2,
+    }
+    network.update(overrides)
+    return network
+
+
+def nova_error(status: int, message: str) -> dict[str, Any]:
+    """Nova's error body: {"badRequest": {"code": 400, "message": ...}} and the like."""
+    key = {400: "badRequest", 403: "forbidden", 404: "itemNotFound", 409: "conflictingRequest"}.get(
+        status, "computeFault"
+    )
+    return {key: {"code": status, "message": message}}
+
+
+def neutron_error(kind: str, message: str) -> dict[str, Any]:
+    return {"NeutronError": {"type": kind, "message": message, "detail": ""}}

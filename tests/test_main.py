@@ -1,0 +1,70 @@
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from devstack_client.config import load
+from devstack_client.main import gunicorn_options, main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_gunicorn_options_outlast_the_worst_upstream_wait():
+    options = gunicorn_options(load({"HOST": "0.0.0.0", "PORT": "9000", "WORKERS": "3", "THREADS": "16"}, environ={}))
+
+    assert options["bind"] == "0.0.0.0:9000"
+    assert (options["workers"], options["threads"], options["worker_class"]) == (3, 16, "gthread")
+    assert options["timeout"] > 2 * (5 + 60)
+
+
+def test_bad_setting_exits_2(monkeypatch, capsys):
+    monkeypatch.setenv("PORT", "eighty")
+
+    assert main() == 2
+    assert "PORT must be a number" in capsys.readouterr().err
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_the_documented_command_serves_the_swagger_ui(tmp_path):
+    port = free_port()
+    log = (tmp_path / "server.log").open("w")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
+    env.update(PORT=str(port), WORKERS="1", THREADS="2", APP_SECRET_KEY="x")
+    proc = subprocess.Popen(
+        [sys.executable, "devstack_client/main.py"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                index = requests.get(f"http://127.0.0.1:{port}/", timeout=2)
+                break
+            except requests.ConnectionError:
+                assert proc.poll() is None, (tmp_path / "server.log").read_text()
+                assert time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.2)
+        assert index.status_code == 200
+        assert "swagger" in index.text.lower()
+        missing = requests.get(f"http://127.0.0.1:{port}/api/v1/server", timeout=5)
+        assert missing.status_code == 403
+        assert missing.json()["code"] == "credentials_missing"
+    finally:
+        # SIGINT: gunicorn's quick stop. Its graceful SIGTERM waits up to
+        # graceful_timeout for a connection accepted while the worker booted.
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+        log.close()
