@@ -10,6 +10,9 @@ from flask import Flask
 
 __version__ = "0.1.0"
 
+# Request bodies are small JSON objects; anything larger is refused with 413.
+MAX_BODY_BYTES = 64 * 1024
+
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Create the app: defaults, then the environment, then ``config``."""
@@ -20,6 +23,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     settings = load(config)
     app.config.update(settings)
     app.config["SECRET_KEY"] = settings["APP_SECRET_KEY"]
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     if settings["SECRET_KEY_GENERATED"]:
         app.logger.warning("APP_SECRET_KEY is not set: using a random key for this process")
     # Before any route exists: afterwards it no longer applies to them.

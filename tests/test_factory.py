@@ -61,3 +61,14 @@ def test_auth_url_gets_v3_appended(cloud, monkeypatch):
 
     assert create_app().test_client().get("/api/v1/flavor").status_code == 200
     assert cloud.history[0].url == f"{KEYSTONE}/auth/tokens"
+
+
+def test_readme_documents_every_setting():
+    from pathlib import Path
+
+    from devstack_client.config import SETTINGS
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    for setting in SETTINGS:
+        default = f"`{setting.default}`" if setting.default else ("random" if setting.name == "APP_SECRET_KEY" else "—")
+        assert f"| `{setting.name}` | {default} | {setting.doc} |" in readme, setting.name

@@ -294,3 +294,21 @@ def test_delete_missing_server_is_404(client, cloud):
     assert response.status_code == 404
     assert response.json["code"] == "not_found"
     assert response.json["upstream_request_id"] == "req-upstream-1"
+
+
+def test_create_with_a_huge_body_is_413(client, cloud):
+    response = client.post("/api/v1/server", json={**CREATE, "name": "x" * 70_000})
+
+    assert response.status_code == 413
+    assert response.json["code"] == "request_entity_too_large"
+    assert cloud.sent("POST", "nova.test") == []
+
+
+@pytest.mark.parametrize("ref", ["..", "%2e%2e", "a%00b", "ü" * 300, "(unclosed[", "*"])
+def test_odd_server_refs_never_500(client, cloud, ref):
+    cloud.nova("GET", "/servers/detail", body={"servers": []})
+
+    response = client.get(f"/api/v1/server/{ref}")
+
+    assert response.status_code == 404
+    assert response.json["code"] == "not_found"

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The whole test run, as CI does it: lint, a real local OpenStack, every test
+# (the `cloud` ones included, which may then not be skipped) and the
+# coverage gate. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+VENV="${VENV:-.venv}"
+[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+"$VENV/bin/pip" install -q --disable-pip-version-check -e '.[test]'
+"$VENV/bin/ruff" check .
+"$VENV/bin/ruff" format --check .
+bash tests/cloud/up.sh
+DEVSTACK_CLIENT_REQUIRE_CLOUD=1 "$VENV/bin/python" -m pytest \
+    --cov=devstack_client --cov-report=term-missing --cov-fail-under=90 "$@"
