@@ -50,7 +50,9 @@ server = ns.model(
         "key_name": fields.String(example="my-key"),
         "availability_zone": fields.String(example="nova"),
         "project_id": fields.String(example="5d1e2e6b3b7c4c36a2ab0c7e5e8f7a10"),
-        "metadata": fields.Raw(example={}),
+        "metadata": fields.Raw(description="Key → value strings", example={"role": "web"}),
+        "tags": fields.List(fields.String, example=["prod"]),
+        "description": fields.String(example="Front-end web server"),
         "created_at": fields.String(example="2026-11-02T09:14:03Z"),
         "updated_at": fields.String(example="2026-11-02T09:14:09Z"),
         "fault": fields.Nested(

@@ -31,6 +31,8 @@ def test_list_servers(client, cloud):
         "availability_zone": "nova",
         "project_id": servers[0]["tenant_id"],
         "metadata": {},
+        "tags": [],
+        "description": None,
         "created_at": "2026-11-02T09:14:03Z",
         "updated_at": "2026-11-02T09:14:09Z",
         "fault": None,
