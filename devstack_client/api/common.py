@@ -21,6 +21,11 @@ error_model = Model(
     },
 )
 
+next_marker_field = fields.String(
+    description="Pass as `marker` to get the next page; null on the last page",
+    example="2b1f6c0e-8a4d-4c2e-9f3b-7d5e1a0c9b84",
+)
+
 ERRORS = {
     400: "Invalid request, over quota (`quota_exceeded`) or refused by OpenStack (`bad_request`)",
     403: "Credentials missing (`credentials_missing`) or refused (`authentication_failed`), or forbidden",

@@ -1,6 +1,7 @@
-from flask_restx import Namespace, Resource, fields
+from flask_restx import Namespace, Resource, fields, inputs
 
-from devstack_client.api.common import READ_ERRORS, documents_errors
+from devstack_client.api.common import READ_ERRORS, documents_errors, next_marker_field
+from devstack_client.api.query import paged_parser, parse_query, sort_argument
 from devstack_client.connection import get_connection
 from devstack_client.services import ComputeService
 
@@ -20,16 +21,23 @@ flavor = ns.model(
         "description": fields.String(example=None),
     },
 )
-flavor_list = ns.model("FlavorList", {"flavors": fields.List(fields.Nested(flavor))})
+flavor_list = ns.model("FlavorList", {"flavors": fields.List(fields.Nested(flavor)), "next_marker": next_marker_field})
+
+list_query = paged_parser()
+list_query.add_argument("min_ram", type=inputs.natural, location="args", help="At least this much RAM, MiB")
+list_query.add_argument("min_disk", type=inputs.natural, location="args", help="At least this much root disk, GB")
+sort_argument(list_query, ("name", "ram", "vcpus", "disk"))
 
 
 @ns.route("")
 class FlavorList(Resource):
-    @documents_errors(ns, *READ_ERRORS)
-    @ns.marshal_with(flavor_list, description="The flavors")
+    @ns.expect(list_query)
+    @documents_errors(ns, 400, *READ_ERRORS)
+    @ns.marshal_with(flavor_list, description="One page of flavors")
     def get(self):
-        """List the flavors."""
-        return {"flavors": ComputeService(get_connection()).list_flavors()}
+        """List the flavors, a page at a time."""
+        result = ComputeService(get_connection()).list_flavors(**parse_query(list_query))
+        return {"flavors": result.items, "next_marker": result.next_marker}
 
 
 @ns.route("/<string:ref>")

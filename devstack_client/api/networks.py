@@ -1,6 +1,7 @@
-from flask_restx import Namespace, Resource, fields
+from flask_restx import Namespace, Resource, fields, inputs
 
-from devstack_client.api.common import READ_ERRORS, documents_errors
+from devstack_client.api.common import READ_ERRORS, documents_errors, next_marker_field
+from devstack_client.api.query import paged_parser, parse_query, sort_argument
 from devstack_client.connection import get_connection
 from devstack_client.services import NetworkService
 
@@ -22,16 +23,26 @@ network = ns.model(
         "created_at": fields.String(example="2026-11-02T09:14:03Z"),
     },
 )
-network_list = ns.model("NetworkList", {"networks": fields.List(fields.Nested(network))})
+network_list = ns.model(
+    "NetworkList", {"networks": fields.List(fields.Nested(network)), "next_marker": next_marker_field}
+)
+
+list_query = paged_parser()
+list_query.add_argument("name", location="args", help="Exact name")
+list_query.add_argument("status", location="args", help="ACTIVE, DOWN, BUILD or ERROR")
+list_query.add_argument("is_shared", type=inputs.boolean, location="args", help="Only shared (or unshared) networks")
+sort_argument(list_query, ("name", "status"))
 
 
 @ns.route("")
 class NetworkList(Resource):
-    @documents_errors(ns, *READ_ERRORS)
-    @ns.marshal_with(network_list, description="The networks")
+    @ns.expect(list_query)
+    @documents_errors(ns, 400, *READ_ERRORS)
+    @ns.marshal_with(network_list, description="One page of networks")
     def get(self):
-        """List the networks."""
-        return {"networks": NetworkService(get_connection()).list_networks()}
+        """List the networks, a page at a time."""
+        result = NetworkService(get_connection()).list_networks(**parse_query(list_query))
+        return {"networks": result.items, "next_marker": result.next_marker}
 
 
 @ns.route("/<string:ref>")

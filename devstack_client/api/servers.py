@@ -1,7 +1,8 @@
 from flask import url_for
-from flask_restx import Namespace, Resource, fields
+from flask_restx import Namespace, Resource, fields, marshal
 
-from devstack_client.api.common import READ_ERRORS, documents_errors
+from devstack_client.api.common import READ_ERRORS, documents_errors, next_marker_field
+from devstack_client.api.query import fields_argument, paged_parser, parse_query, select_fields, sort_argument
 from devstack_client.api.validation import parse_body
 from devstack_client.connection import get_connection
 from devstack_client.services import ComputeService
@@ -26,7 +27,13 @@ server = ns.model(
         "task_state": fields.String(example=None),
         "power_state": fields.Integer(example=1),
         "image": fields.Nested(
-            ns.model("ServerImage", {"id": fields.String(example="8c6b7d4e-0f5e-4a8e-9a55-2d1b1f0f3a21")}),
+            ns.model(
+                "ServerImage",
+                {
+                    "id": fields.String(example="8c6b7d4e-0f5e-4a8e-9a55-2d1b1f0f3a21"),
+                    "name": fields.String(description="In lists only; null if the image is gone", example="cirros"),
+                },
+            ),
             allow_null=True,
             description="null for a server booted from a volume",
         ),
@@ -68,7 +75,21 @@ server = ns.model(
         ),
     },
 )
-server_list = ns.model("ServerList", {"servers": fields.List(fields.Nested(server))})
+server_list = ns.model("ServerList", {"servers": fields.List(fields.Nested(server)), "next_marker": next_marker_field})
+
+STATUSES = (
+    "ACTIVE", "BUILD", "DELETED", "ERROR", "HARD_REBOOT", "MIGRATING", "PASSWORD", "PAUSED", "REBOOT", "REBUILD",
+    "RESCUE", "RESIZE", "REVERT_RESIZE", "SHELVED", "SHELVED_OFFLOADED", "SHUTOFF", "SOFT_DELETED", "SUSPENDED",
+    "UNKNOWN", "VERIFY_RESIZE",
+)  # fmt: skip
+list_query = paged_parser()
+list_query.add_argument("status", type=str.upper, choices=STATUSES, location="args", help="Only servers in this status")
+list_query.add_argument("name", location="args", help="Exact name")
+list_query.add_argument("name_like", location="args", help="Name contains this text")
+list_query.add_argument("image", location="args", help="Booted from this image (id or name)")
+list_query.add_argument("flavor", location="args", help="Of this flavor (id or name)")
+sort_argument(list_query, ("name", "created_at", "status"))
+fields_argument(list_query, "id,name,status")
 server_create = ns.model(
     "ServerCreate",
     {
@@ -83,11 +104,18 @@ server_create = ns.model(
 
 @ns.route("")
 class ServerList(Resource):
-    @documents_errors(ns, *READ_ERRORS)
-    @ns.marshal_with(server_list, description="The project's servers")
+    @ns.expect(list_query)
+    @documents_errors(ns, 400, *READ_ERRORS)
+    @ns.response(200, "One page of the project's servers, with image and flavor names", server_list)
     def get(self):
-        """List the servers."""
-        return {"servers": ComputeService(get_connection()).list_servers()}
+        """List the servers, a page at a time."""
+        args = parse_query(list_query)
+        wanted = select_fields(args.pop("fields"), server)
+        result = ComputeService(get_connection()).list_servers(**args, image_names=wanted is None or "image" in wanted)
+        body = marshal({"servers": result.items, "next_marker": result.next_marker}, server_list)
+        if wanted:
+            body["servers"] = [{name: item[name] for name in wanted} for item in body["servers"]]
+        return body
 
     @ns.expect(server_create)
     @documents_errors(ns, 400, *READ_ERRORS)

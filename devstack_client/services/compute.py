@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 from urllib.parse import quote
 
+from keystoneauth1 import exceptions as ks_exc
 from openstack import connection
+from openstack import exceptions as os_exc
 
-from devstack_client.services._pages import walk
+from devstack_client.errors import InvalidRequest, NotFound
+from devstack_client.services._pages import Page, page, split_sort, walk
 from devstack_client.services._wire import call, exact_name_regex, find, is_uuid
+from devstack_client.services.image import ImageService
 
 log = logging.getLogger(__name__)
+
+UPSTREAM_FAILURES = (os_exc.HttpException, ks_exc.ConnectionError)
 
 
 def shape_flavor(flavor: dict[str, Any]) -> dict[str, Any]:
@@ -48,7 +55,7 @@ def shape_server(server: dict[str, Any]) -> dict[str, Any]:
         "status": server.get("status"),
         "task_state": server.get("OS-EXT-STS:task_state"),
         "power_state": server.get("OS-EXT-STS:power_state"),
-        "image": {"id": image["id"]} if isinstance(image, dict) and image.get("id") else None,
+        "image": {"id": image["id"], "name": None} if isinstance(image, dict) and image.get("id") else None,
         "flavor": {
             "name": flavor.get("original_name"),
             "vcpus": flavor.get("vcpus"),
@@ -71,14 +78,41 @@ def shape_server(server: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# Our sort keys → Nova's.
+SERVER_SORT = {"name": "display_name", "created_at": "created_at", "status": "vm_state"}
+FLAVOR_SORT = {"name": "name", "ram": "memory_mb", "vcpus": "vcpus", "disk": "root_gb"}
+
+
+def _sort_params(sort: str | None, keys: dict[str, str]) -> dict[str, str]:
+    if not sort:
+        return {}
+    key, direction = split_sort(sort)
+    return {"sort_key": keys[key], "sort_dir": direction}
+
+
 class ComputeService:
     def __init__(self, conn: connection.Connection) -> None:
+        self._conn = conn
         self._api = conn.compute
 
     # -- flavors ---------------------------------------------------------------
 
-    def list_flavors(self) -> list[dict[str, Any]]:
-        return [shape_flavor(f) for f in walk(self._api, "/flavors/detail", "flavors")]
+    def list_flavors(
+        self,
+        *,
+        limit: int,
+        marker: str | None = None,
+        min_ram: int | None = None,
+        min_disk: int | None = None,
+        sort: str | None = None,
+    ) -> Page:
+        params: dict[str, Any] = _sort_params(sort, FLAVOR_SORT)
+        if min_ram is not None:
+            params["minRam"] = min_ram
+        if min_disk is not None:
+            params["minDisk"] = min_disk
+        result = page(self._api, "/flavors/detail", "flavors", limit=limit, marker=marker, params=params)
+        return Page([shape_flavor(f) for f in result.items], result.next_marker)
 
     def get_flavor(self, ref: str) -> dict[str, Any]:
         # Flavor ids are free-form strings ("1", "m1.tiny"), so always try the
@@ -93,8 +127,63 @@ class ComputeService:
 
     # -- servers ---------------------------------------------------------------
 
-    def list_servers(self) -> list[dict[str, Any]]:
-        return [shape_server(s) for s in walk(self._api, "/servers/detail", "servers")]
+    def list_servers(
+        self,
+        *,
+        limit: int,
+        marker: str | None = None,
+        status: str | None = None,
+        name: str | None = None,
+        name_like: str | None = None,
+        image: str | None = None,
+        flavor: str | None = None,
+        sort: str | None = None,
+        image_names: bool = True,
+    ) -> Page:
+        """One page of servers, in one Nova call (plus one Glance call for the image names)."""
+        params: dict[str, Any] = _sort_params(sort, SERVER_SORT)
+        if status:
+            params["status"] = status.upper()
+        # Nova filters names by regular expression, so escape what we are given
+        if name:
+            params["name"] = exact_name_regex(name)
+        elif name_like:
+            params["name"] = re.escape(name_like)
+        if image:
+            params["image"] = self._filter_ref("image", image)
+        if flavor:
+            params["flavor"] = self._filter_ref("flavor", flavor)
+        result = page(self._api, "/servers/detail", "servers", limit=limit, marker=marker, params=params)
+        servers = [shape_server(s) for s in result.items if not name or s.get("name") == name]
+        if image_names:
+            self._add_image_names(servers)
+        return Page(servers, result.next_marker)
+
+    def _filter_ref(self, kind: str, ref: str) -> str:
+        # An id is used as it is: servers may still reference a deleted image.
+        if kind == "image" and is_uuid(ref):
+            return ref
+        try:
+            if kind == "image":
+                return ImageService(self._conn).get_image(ref)["id"]
+            return self.get_flavor(ref)["id"]
+        except NotFound as exc:
+            raise InvalidRequest(f"{kind}: {exc.message}", [{"field": kind, "message": exc.message}]) from exc
+
+    def _add_image_names(self, servers: list[dict[str, Any]]) -> None:
+        """Join image names in one Glance call for the whole page, never one per server."""
+        ids = sorted({s["image"]["id"] for s in servers if s["image"]})
+        if not ids:
+            return
+        try:
+            names = ImageService(self._conn).image_names(ids)
+        except UPSTREAM_FAILURES:
+            # Names are a convenience: a Glance outage must not fail the list.
+            log.warning("image names unavailable for the server list", exc_info=False)
+            names = {}
+        for server in servers:
+            if server["image"]:
+                server["image"]["name"] = names.get(server["image"]["id"])
 
     def _find_server(self, ref: str) -> dict[str, Any]:
         return find(

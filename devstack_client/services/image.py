@@ -6,7 +6,7 @@ from typing import Any
 
 from openstack import connection
 
-from devstack_client.services._pages import walk
+from devstack_client.services._pages import Page, page, split_sort
 from devstack_client.services._wire import call, find, is_uuid
 
 FIELDS = (
@@ -35,8 +35,28 @@ class ImageService:
     def __init__(self, conn: connection.Connection) -> None:
         self._api = conn.image
 
-    def list_images(self) -> list[dict[str, Any]]:
-        return [shape_image(i) for i in walk(self._api, "/images", "images")]
+    def list_images(
+        self,
+        *,
+        limit: int,
+        marker: str | None = None,
+        name: str | None = None,
+        status: str | None = None,
+        visibility: str | None = None,
+        sort: str | None = None,
+    ) -> Page:
+        params: dict[str, Any] = {
+            k: v for k, v in (("name", name), ("status", status), ("visibility", visibility)) if v
+        }
+        if sort:
+            params["sort"] = "{}:{}".format(*split_sort(sort))
+        result = page(self._api, "/images", "images", limit=limit, marker=marker, params=params)
+        return Page([shape_image(i) for i in result.items], result.next_marker)
+
+    def image_names(self, ids: list[str]) -> dict[str, str]:
+        """Names of these images, in one call (Glance's ``id=in:`` filter)."""
+        body = call(self._api, "GET", "/images", params={"id": "in:" + ",".join(ids), "limit": len(ids)})
+        return {image["id"]: image.get("name") for image in body.get("images", [])}
 
     def get_image(self, ref: str) -> dict[str, Any]:
         image = find(

@@ -6,7 +6,7 @@ from typing import Any
 
 from openstack import connection
 
-from devstack_client.services._pages import walk
+from devstack_client.services._pages import Page, page, split_sort
 from devstack_client.services._wire import call, find, is_uuid
 
 
@@ -30,8 +30,24 @@ class NetworkService:
     def __init__(self, conn: connection.Connection) -> None:
         self._api = conn.network
 
-    def list_networks(self) -> list[dict[str, Any]]:
-        return [shape_network(n) for n in walk(self._api, "/networks", "networks")]
+    def list_networks(
+        self,
+        *,
+        limit: int,
+        marker: str | None = None,
+        name: str | None = None,
+        status: str | None = None,
+        is_shared: bool | None = None,
+        sort: str | None = None,
+    ) -> Page:
+        params: dict[str, Any] = {k: v for k, v in (("name", name), ("status", status)) if v}
+        if is_shared is not None:
+            params["shared"] = str(is_shared).lower()
+        if sort:
+            key, direction = split_sort(sort)
+            params.update(sort_key=key, sort_dir=direction)
+        result = page(self._api, "/networks", "networks", limit=limit, marker=marker, params=params)
+        return Page([shape_network(n) for n in result.items], result.next_marker)
 
     def get_network(self, ref: str) -> dict[str, Any]:
         network = find(

@@ -34,8 +34,35 @@ def test_list_flavors(client, cloud):
             "description": None,
         },
     ]
-    assert cloud.api_calls() == [f"GET {NOVA}/flavors/detail?limit=1000"]
+    assert response.json["next_marker"] is None
+    assert cloud.api_calls() == [f"GET {NOVA}/flavors/detail?limit=101"]
     assert cloud.history[-1].headers["OpenStack-API-Version"] == "compute 2.79"
+
+
+def test_list_flavors_filters_sorts_and_pages(client, cloud):
+    cloud.nova("GET", "/flavors/detail", body={"flavors": FLAVORS})
+
+    response = client.get("/api/v1/flavor?limit=1&marker=0&min_ram=256&min_disk=1&sort=-ram")
+
+    assert [f["id"] for f in response.json["flavors"]] == ["1"]
+    assert response.json["next_marker"] == "1"
+    assert cloud.history[-1].qs == {
+        "limit": ["2"],
+        "marker": ["0"],
+        "minram": ["256"],
+        "mindisk": ["1"],
+        "sort_key": ["memory_mb"],
+        "sort_dir": ["desc"],
+    }
+
+
+def test_list_flavors_refuses_bad_queries(client, cloud):
+    response = client.get("/api/v1/flavor?min_ram=-1&sort=price&color=red")
+
+    assert response.status_code == 400
+    assert response.json["code"] == "invalid_request"
+    assert sorted(e["field"] for e in response.json["errors"]) == ["color", "min_ram", "sort"]
+    assert cloud.api_calls() == []
 
 
 def test_show_flavor_by_id(client, cloud):

@@ -30,27 +30,43 @@ def test_list_images(client, cloud):
         "created_at": "2026-11-02T09:14:03Z",
         "updated_at": "2026-11-02T09:14:05Z",
     }
-    assert cloud.api_calls() == [f"GET {GLANCE}/v2/images?limit=1000"]
+    assert response.json["next_marker"] is None
+    assert cloud.api_calls() == [f"GET {GLANCE}/v2/images?limit=101"]
 
 
-def test_list_images_follows_glance_pages_without_its_links(client, cloud):
-    first = [make_fake_image(name=f"img-{n}") for n in range(2)]
-    second = [make_fake_image(name="img-2")]
-    cloud.mocker.get(
-        f"{GLANCE}/v2/images",
-        [
-            {"json": {"images": first, "next": f"/v2/images?marker={first[-1]['id']}&limit=1000", **LIST_BODY}},
-            {"json": {"images": second, **LIST_BODY}},
-        ],
-    )
+def test_list_images_pages_in_one_call_each(client, cloud):
+    images = [make_fake_image(name=f"img-{n}") for n in range(3)]
+    cloud.glance("GET", "/images", body={"images": images, "next": "/v2/images?marker=x", **LIST_BODY})
 
-    response = client.get("/api/v1/image/")
+    response = client.get("/api/v1/image/?limit=2&marker=abc")
 
-    assert [i["name"] for i in response.json["images"]] == ["img-0", "img-1", "img-2"]
-    assert cloud.api_calls() == [
-        f"GET {GLANCE}/v2/images?limit=1000",
-        f"GET {GLANCE}/v2/images?limit=1000&marker={first[-1]['id']}",
-    ]
+    assert [i["name"] for i in response.json["images"]] == ["img-0", "img-1"]
+    assert response.json["next_marker"] == images[1]["id"]
+    assert cloud.api_calls() == [f"GET {GLANCE}/v2/images?limit=3&marker=abc"]
+
+
+def test_list_images_filters_and_sorts(client, cloud):
+    cloud.glance("GET", "/images", body={"images": [], **LIST_BODY})
+
+    response = client.get("/api/v1/image?name=cirros&status=active&visibility=public&sort=-created_at")
+
+    assert response.status_code == 200
+    assert cloud.history[-1].qs == {
+        "name": ["cirros"],
+        "status": ["active"],
+        "visibility": ["public"],
+        "sort": ["created_at:desc"],
+        "limit": ["101"],
+    }
+
+
+def test_list_images_when_glance_caps_the_page_uses_its_next_hint(client, cloud):
+    images = [make_fake_image(name=f"img-{n}") for n in range(2)]
+    cloud.glance("GET", "/images", body={"images": images, "next": "/v2/images?marker=x", **LIST_BODY})
+
+    response = client.get("/api/v1/image?limit=5")
+
+    assert response.json["next_marker"] == images[-1]["id"]
 
 
 def test_show_image_by_id(client, cloud):

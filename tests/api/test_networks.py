@@ -22,21 +22,28 @@ def test_list_networks(client, cloud):
         "description": "",
         "created_at": "2026-11-02T09:10:00Z",
     }
-    assert cloud.api_calls() == [f"GET {NEUTRON}/v2.0/networks?limit=1000"]
+    assert cloud.api_calls() == [f"GET {NEUTRON}/v2.0/networks?limit=101"]
 
 
-def test_list_networks_follows_neutron_pages(client, cloud):
-    first, second = make_fake_network(name="a"), make_fake_network(name="b")
-    next_link = {"rel": "next", "href": f"http://neutron.internal:9696/v2.0/networks?marker={first['id']}"}
-    cloud.mocker.get(
-        f"{NEUTRON}/v2.0/networks",
-        [{"json": {"networks": [first], "networks_links": [next_link]}}, {"json": {"networks": [second]}}],
-    )
+def test_list_networks_filters_sorts_and_pages(client, cloud):
+    first = make_fake_network(name="a")
+    internal = {"rel": "next", "href": f"http://neutron.internal:9696/v2.0/networks?marker={first['id']}"}
+    cloud.neutron("GET", "/networks", body={"networks": [first], "networks_links": [internal]})
 
-    response = client.get("/api/v1/network")
+    response = client.get("/api/v1/network?limit=3&marker=m&name=a&status=ACTIVE&is_shared=false&sort=-name")
 
-    assert [n["name"] for n in response.json["networks"]] == ["a", "b"]
-    assert cloud.api_calls()[1] == f"GET {NEUTRON}/v2.0/networks?limit=1000&marker={first['id']}"
+    assert [n["name"] for n in response.json["networks"]] == ["a"]
+    assert response.json["next_marker"] == first["id"]
+    assert "neutron.internal" not in response.get_data(as_text=True)
+    assert cloud.history[-1].qs == {
+        "limit": ["4"],
+        "marker": ["m"],
+        "name": ["a"],
+        "status": ["active"],
+        "shared": ["false"],
+        "sort_key": ["name"],
+        "sort_dir": ["desc"],
+    }
 
 
 def test_show_network_by_id(client, cloud):

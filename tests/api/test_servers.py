@@ -1,28 +1,34 @@
 import pytest
 
-from tests.conftest import NOVA
-from tests.fakes import make_create_response, make_fake_server, nova_error
+from tests.conftest import GLANCE, NOVA
+from tests.fakes import make_create_response, make_fake_flavor, make_fake_image, make_fake_server, nova_error
 
 IMAGE = "8c6b7d4e-0f5e-4a8e-9a55-2d1b1f0f3a21"
 NETWORK = "f3a8c2de-5d41-4b8a-9a0e-7e4f1c2b9d10"
 CREATE = {"name": "web-1", "image_id": IMAGE, "flavor_id": "1", "network_id": NETWORK}
 
 
+def images_named(cloud, *images):
+    return cloud.glance("GET", "/images", body={"images": list(images), "first": "/v2/images"})
+
+
 def test_list_servers(client, cloud):
     servers = [make_fake_server(name="web-1"), make_fake_server(name="web-2", status="ERROR")]
     cloud.nova("GET", "/servers/detail", body={"servers": servers})
+    images_named(cloud, make_fake_image(IMAGE, name="cirros"))
 
     response = client.get("/api/v1/server")
 
     assert response.status_code == 200
     assert [s["name"] for s in response.json["servers"]] == ["web-1", "web-2"]
+    assert response.json["next_marker"] is None
     assert response.json["servers"][0] == {
         "id": servers[0]["id"],
         "name": "web-1",
         "status": "ACTIVE",
         "task_state": None,
         "power_state": 1,
-        "image": {"id": IMAGE},
+        "image": {"id": IMAGE, "name": "cirros"},
         "flavor": {"name": "m1.tiny", "vcpus": 1, "ram": 512, "disk": 1},
         "addresses": {
             "private": [{"addr": "10.0.0.12", "version": 4, "type": "fixed", "mac_addr": "fa:16:3e:4c:2c:30"}]
@@ -41,26 +47,114 @@ def test_list_servers(client, cloud):
         "code": 500,
         "message": "No valid host was found. There are not enough hosts available.",
     }
-    assert cloud.api_calls() == [f"GET {NOVA}/servers/detail?limit=1000"]
-    assert cloud.history[-1].headers["OpenStack-API-Version"] == "compute 2.79"
+    assert cloud.api_calls() == [
+        f"GET {NOVA}/servers/detail?limit=101",
+        f"GET {GLANCE}/v2/images?id=in%3A{IMAGE}&limit=1",
+    ]
+    assert cloud.history[-2].headers["OpenStack-API-Version"] == "compute 2.79"
 
 
-def test_list_servers_follows_nova_pages_by_marker(client, cloud):
-    first, second = make_fake_server(name="a"), make_fake_server(name="b")
-    internal = {"rel": "next", "href": f"http://nova.internal:8774/v2.1/servers/detail?marker={first['id']}"}
-    cloud.mocker.get(
-        f"{NOVA}/servers/detail",
-        [{"json": {"servers": [first], "servers_links": [internal]}}, {"json": {"servers": [second]}}],
-    )
+@pytest.mark.parametrize("count", [10, 100])
+def test_a_page_costs_two_upstream_calls_whatever_its_size(client, cloud, count):
+    images = [make_fake_image(name=f"img-{n}") for n in range(count)]
+    servers = [make_fake_server(name=f"vm-{n}", image_id=images[n]["id"]) for n in range(count)]
+    cloud.nova("GET", "/servers/detail", body={"servers": servers})
+    glance = images_named(cloud, *images)
+
+    response = client.get(f"/api/v1/server?limit={count}")
+
+    assert [s["image"]["name"] for s in response.json["servers"]] == [f"img-{n}" for n in range(count)]
+    assert len(cloud.api_calls()) == 2
+    assert sorted(glance.last_request.qs["id"][0].removeprefix("in:").split(",")) == sorted(i["id"] for i in images)
+
+
+def test_list_servers_pages_by_marker_without_novas_links(client, cloud):
+    servers = [make_fake_server(name=n) for n in "abc"]
+    internal = {"rel": "next", "href": "http://nova.internal:8774/v2.1/servers/detail?marker=x"}
+    cloud.nova("GET", "/servers/detail", body={"servers": servers, "servers_links": [internal]})
+    images_named(cloud)
+
+    response = client.get(f"/api/v1/server?limit=2&marker={servers[0]['id']}")
+
+    assert [s["name"] for s in response.json["servers"]] == ["a", "b"]
+    assert response.json["next_marker"] == servers[1]["id"]
+    assert cloud.api_calls()[0] == f"GET {NOVA}/servers/detail?limit=3&marker={servers[0]['id']}"
+    assert "nova.internal" not in response.get_data(as_text=True)
+
+
+def test_list_servers_filters_and_sorts_upstream(client, cloud):
+    flavor = make_fake_flavor("2", "m1.small")
+    cloud.nova("GET", "/flavors/m1.small", status=404, body=nova_error(404, "Flavor m1.small could not be found."))
+    cloud.nova("GET", "/flavors/detail", body={"flavors": [flavor]})
+    cloud.nova("GET", "/servers/detail", body={"servers": []})
+
+    response = client.get(f"/api/v1/server?status=shutoff&name_like=web.&image={IMAGE}&flavor=m1.small&sort=-name")
+
+    assert response.status_code == 200
+    assert response.json == {"servers": [], "next_marker": None}
+    assert cloud.history[-1].qs == {
+        "status": ["shutoff"],
+        "name": ["web\\."],
+        "image": [IMAGE],
+        "flavor": ["2"],
+        "sort_key": ["display_name"],
+        "sort_dir": ["desc"],
+        "limit": ["101"],
+    }
+
+
+def test_list_servers_by_image_name_resolves_it_once(client, cloud):
+    image = make_fake_image(name="cirros")
+    cloud.glance("GET", "/images?name=cirros", body={"images": [image]}, complete_qs=True)
+    cloud.nova("GET", "/servers/detail", body={"servers": []})
+
+    response = client.get("/api/v1/server?image=cirros&name=web-1")
+
+    assert response.status_code == 200
+    assert cloud.history[-1].qs["image"] == [image["id"]]
+    assert cloud.history[-1].qs["name"] == ["^web\\-1$"]  # re.escape: valid in PostgreSQL and MySQL regexes
+
+
+def test_list_servers_by_unknown_image_name_is_400(client, cloud):
+    cloud.glance("GET", "/images?name=nope", body={"images": []}, complete_qs=True)
+
+    response = client.get("/api/v1/server?image=nope")
+
+    assert response.status_code == 400
+    assert response.json["code"] == "invalid_request"
+    assert response.json["errors"][0]["field"] == "image"
+
+
+def test_list_servers_chooses_fields_and_skips_the_image_join(client, cloud):
+    server = make_fake_server(name="web-1")
+    cloud.nova("GET", "/servers/detail", body={"servers": [server]})
+
+    response = client.get("/api/v1/server?fields=name,status")
+
+    assert response.json["servers"] == [{"id": server["id"], "name": "web-1", "status": "ACTIVE"}]
+    assert len(cloud.api_calls()) == 1
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [("fields=name,secret", "fields"), ("status=sleeping", "status"), ("limit=1001", "limit"), ("sort=id", "sort")],
+)
+def test_list_servers_refuses_bad_queries(client, cloud, query, field):
+    response = client.get(f"/api/v1/server?{query}")
+
+    assert response.status_code == 400
+    assert [e["field"] for e in response.json["errors"]] == [field]
+    assert cloud.api_calls() == []
+
+
+def test_list_servers_survives_a_glance_outage_without_names(client, cloud):
+    cloud.nova("GET", "/servers/detail", body={"servers": [make_fake_server()]})
+    cloud.glance("GET", "/images", status=503, body={"message": "down"})
 
     response = client.get("/api/v1/server")
 
-    assert [s["name"] for s in response.json["servers"]] == ["a", "b"]
-    assert cloud.api_calls() == [
-        f"GET {NOVA}/servers/detail?limit=1000",
-        f"GET {NOVA}/servers/detail?limit=1000&marker={first['id']}",
-    ]
-    assert "nova.internal" not in response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert response.json["servers"][0]["image"] == {"id": IMAGE, "name": None}
 
 
 def test_server_booted_from_volume_has_no_image(client, cloud):

@@ -1,0 +1,82 @@
+"""Query-string parameters shared by the collection endpoints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request
+from flask_restx import inputs, reqparse
+from werkzeug.exceptions import HTTPException
+
+from devstack_client.errors import InvalidRequest
+
+MAX_LIMIT = 1000  # Nova's and Glance's own largest page
+DEFAULT_LIMIT = 100
+
+
+def paged_parser() -> reqparse.RequestParser:
+    """A parser with ``limit`` and ``marker``; add a collection's own filters to it."""
+    parser = reqparse.RequestParser(bundle_errors=True)
+    parser.add_argument(
+        "limit",
+        type=inputs.int_range(1, MAX_LIMIT),
+        default=DEFAULT_LIMIT,
+        location="args",
+        help=f"Page size, 1 to {MAX_LIMIT} (default {DEFAULT_LIMIT})",
+    )
+    parser.add_argument(
+        "marker", type=str, location="args", help="Start after this id: the `next_marker` of the previous page"
+    )
+    return parser
+
+
+def sort_argument(parser: reqparse.RequestParser, keys: tuple[str, ...]) -> None:
+    choices = [f"{prefix}{key}" for key in keys for prefix in ("", "-")]
+    parser.add_argument(
+        "sort",
+        type=str,
+        choices=choices,
+        location="args",
+        help=f"Sort key, `-` first for descending: {', '.join(keys)}",
+    )
+
+
+def parse_query(parser: reqparse.RequestParser) -> dict[str, Any]:
+    """Parse the query string, or raise InvalidRequest naming every bad or unknown parameter."""
+    known = {arg.name for arg in parser.args}
+    errors = [
+        {"field": name, "message": f"{name} is not a known parameter (known: {', '.join(sorted(known))})"}
+        for name in request.args
+        if name not in known
+    ]
+    try:
+        args = parser.parse_args()
+    except HTTPException as exc:
+        details = getattr(exc, "data", {}).get("errors", {})
+        helps = {arg.name: arg.help or "" for arg in parser.args}
+        for name, text in details.items():
+            # restx prefixes the error with the argument's help text
+            text = str(text).removeprefix(helps.get(name, "")).strip().rstrip(".")
+            errors.append({"field": name, "message": f"{name}: {text}"})
+        args = {}
+    if errors:
+        raise InvalidRequest("Invalid query: " + "; ".join(e["message"] for e in errors) + ".", errors)
+    return dict(args)
+
+
+def fields_argument(parser: reqparse.RequestParser, example: str) -> None:
+    parser.add_argument(
+        "fields", location="args", help=f"Comma-separated fields to return (id always comes), e.g. `{example}`"
+    )
+
+
+def select_fields(value: str | None, model: Any) -> list[str] | None:
+    """The fields asked for with ``?fields=``, in model order; None when all are wanted."""
+    if not value:
+        return None
+    wanted = {name.strip() for name in value.split(",") if name.strip()}
+    unknown = sorted(wanted - set(model))
+    if unknown:
+        message = f"fields: unknown {', '.join(unknown)} (known: {', '.join(model)})"
+        raise InvalidRequest(f"Invalid query: {message}.", [{"field": "fields", "message": message}])
+    return [name for name in model if name in wanted or name == "id"]
