@@ -37,12 +37,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("THREADS", "8", "Threads per worker (and HTTP connections per worker)."),
     Setting("CONNECT_TIMEOUT", "5", "Seconds to wait for an OpenStack connection."),
     Setting("READ_TIMEOUT", "60", "Seconds to wait for an OpenStack answer."),
+    Setting("IDEMPOTENCY_TTL", "86400", "Seconds an `Idempotency-Key` protects against a duplicate create."),
     Setting("LOG_LEVEL", "INFO", "Python log level."),
 )
 
+# The longest a create with ?wait=true holds its request (gunicorn's worker
+# timeout is set above it).
+MAX_WAIT_SECONDS = 300
+
 _DEFAULTS = {s.name: s.default for s in SETTINGS}
 _INTS = {"PORT", "WORKERS", "THREADS"}
-_FLOATS = {"CONNECT_TIMEOUT", "READ_TIMEOUT"}
+_FLOATS = {"CONNECT_TIMEOUT", "READ_TIMEOUT", "IDEMPOTENCY_TTL"}
 
 
 class ConfigError(ValueError):

@@ -39,3 +39,29 @@ class InvalidRequest(GatewayError):
     def __init__(self, message: str, errors: list[dict[str, str]] | None = None) -> None:
         super().__init__(message)
         self.errors = errors or []
+
+
+class NameInUse(GatewayError):
+    def __init__(self, name: str, servers: list[dict[str, str]]) -> None:
+        super().__init__(f"A server named {name!r} already exists.")
+        self.servers = servers
+
+
+class QuotaExceeded(GatewayError):
+    """Our own quota check (a dry run) found no room."""
+
+
+class IdempotencyConflict(GatewayError):
+    def __init__(self, server_id: str) -> None:
+        super().__init__(
+            f"This Idempotency-Key was used for a different request (server {server_id}); "
+            "use a new key for a new request."
+        )
+        self.server_id = server_id
+
+
+class BuildFailed(GatewayError):
+    def __init__(self, server: dict) -> None:
+        fault = server.get("fault") or {}
+        super().__init__(f"Server {server['id']} went to ERROR: {fault.get('message') or 'no reason given'}")
+        self.server = server

@@ -14,7 +14,7 @@ from flask import Flask
 from gunicorn.app.base import BaseApplication
 
 from devstack_client import create_app
-from devstack_client.config import ConfigError
+from devstack_client.config import MAX_WAIT_SECONDS, ConfigError
 
 
 class Server(BaseApplication):
@@ -32,10 +32,10 @@ class Server(BaseApplication):
 
 
 def gunicorn_options(settings: dict[str, Any]) -> dict[str, Any]:
-    # A request may wait for one connect and one read timeout upstream, twice
-    # (a create reads the new server back): let it finish before gunicorn
-    # kills the worker.
-    worst = 2 * (settings["CONNECT_TIMEOUT"] + settings["READ_TIMEOUT"]) + 10
+    # The slowest request: a create that waits for ACTIVE, after its POST and
+    # before its last read each hit both upstream timeouts. Let it finish
+    # before gunicorn kills the worker.
+    worst = MAX_WAIT_SECONDS + 2 * (settings["CONNECT_TIMEOUT"] + settings["READ_TIMEOUT"]) + 10
     return {
         "bind": f"{settings['HOST']}:{settings['PORT']}",
         "workers": settings["WORKERS"],

@@ -20,10 +20,14 @@ from werkzeug.exceptions import HTTPException
 from devstack_client import connection
 from devstack_client.errors import (
     AmbiguousName,
+    BuildFailed,
     CredentialsMissing,
+    IdempotencyConflict,
     InvalidRequest,
     Misconfigured,
+    NameInUse,
     NotFound,
+    QuotaExceeded,
 )
 
 log = logging.getLogger(__name__)
@@ -73,6 +77,14 @@ def describe(exc: Exception) -> ApiError:
         return ApiError(409, "ambiguous_name", exc.message, {"candidates": exc.candidates})
     if isinstance(exc, InvalidRequest):
         return ApiError(400, "invalid_request", exc.message, {"errors": exc.errors})
+    if isinstance(exc, QuotaExceeded):
+        return ApiError(400, "quota_exceeded", exc.message)
+    if isinstance(exc, NameInUse):
+        return ApiError(409, "name_in_use", exc.message, {"candidates": exc.servers})
+    if isinstance(exc, IdempotencyConflict):
+        return ApiError(409, "idempotency_key_reused", exc.message, {"server_id": exc.server_id})
+    if isinstance(exc, BuildFailed):
+        return ApiError(502, "build_failed", exc.message, {"server": exc.server})
     if isinstance(exc, Misconfigured):
         return ApiError(503, "misconfigured", exc.message)
     if isinstance(exc, os_exc.HttpException):

@@ -41,9 +41,9 @@ def sort_argument(parser: reqparse.RequestParser, keys: tuple[str, ...]) -> None
     )
 
 
-def parse_query(parser: reqparse.RequestParser) -> dict[str, Any]:
+def parse_query(parser: reqparse.RequestParser, headers: tuple[str, ...] = ()) -> dict[str, Any]:
     """Parse the query string, or raise InvalidRequest naming every bad or unknown parameter."""
-    known = {arg.name for arg in parser.args}
+    known = {arg.name for arg in parser.args} - set(headers)
     errors = [
         {"field": name, "message": f"{name} is not a known parameter (known: {', '.join(sorted(known))})"}
         for name in request.args

@@ -1,11 +1,14 @@
-from flask import url_for
-from flask_restx import Namespace, Resource, fields, marshal
+from flask import current_app, url_for
+from flask_restx import Namespace, Resource, fields, inputs, marshal, reqparse
 
-from devstack_client.api.common import READ_ERRORS, documents_errors, next_marker_field
+from devstack_client.api.common import READ_ERRORS, documents_errors, error_model, next_marker_field
 from devstack_client.api.query import fields_argument, paged_parser, parse_query, select_fields, sort_argument
 from devstack_client.api.validation import parse_body
+from devstack_client.config import MAX_WAIT_SECONDS
 from devstack_client.connection import get_connection
+from devstack_client.errors import InvalidRequest
 from devstack_client.services import ComputeService
+from devstack_client.services.launch import LaunchService
 
 ns = Namespace("server", description="Nova servers (virtual machines)")
 
@@ -90,15 +93,74 @@ list_query.add_argument("image", location="args", help="Booted from this image (
 list_query.add_argument("flavor", location="args", help="Of this flavor (id or name)")
 sort_argument(list_query, ("name", "created_at", "status"))
 fields_argument(list_query, "id,name,status")
+
+
+class StringMap(fields.Raw):
+    """A JSON object of strings (documented and validated as one)."""
+
+    __schema_type__ = "object"
+
+    def schema(self):
+        return {**super().schema(), "additionalProperties": {"type": "string", "maxLength": 255}}
+
+
+def _ref(kind: str, example: str) -> fields.String:
+    return fields.String(min_length=1, description=f"{kind.capitalize()} id or exact name", example=example)
+
+
 server_create = ns.model(
     "ServerCreate",
     {
         "name": fields.String(required=True, min_length=1, max_length=255, example="web-1"),
-        "image_id": fields.String(required=True, min_length=1, example="8c6b7d4e-0f5e-4a8e-9a55-2d1b1f0f3a21"),
-        "flavor_id": fields.String(required=True, min_length=1, example="1"),
-        "network_id": fields.String(required=True, min_length=1, example="f3a8c2de-5d41-4b8a-9a0e-7e4f1c2b9d10"),
+        "image": _ref("image", "cirros"),
+        "image_id": fields.String(min_length=1, example="8c6b7d4e-0f5e-4a8e-9a55-2d1b1f0f3a21"),
+        "flavor": _ref("flavor", "m1.tiny"),
+        "flavor_id": fields.String(min_length=1, example="1"),
+        "network": _ref("network", "private"),
+        "network_id": fields.String(min_length=1, example="f3a8c2de-5d41-4b8a-9a0e-7e4f1c2b9d10"),
+        "key_name": fields.String(min_length=1, max_length=255, example="my-key"),
+        "user_data": fields.String(
+            max_length=49152,
+            description="Plain text (cloud-init); the gateway base64-encodes it",
+            example="#!/bin/sh\necho hi",
+        ),
+        "security_groups": fields.List(fields.String(min_length=1), description="Names or ids", example=["default"]),
+        "metadata": StringMap(description="Key → value strings", example={"role": "web"}),
+        "availability_zone": fields.String(min_length=1, max_length=255, example="nova"),
+        "description": fields.String(max_length=255, example="Front-end web server"),
     },
     strict=True,
+)
+dry_run_model = ns.model(
+    "ServerDryRun",
+    {
+        "dry_run": fields.Boolean(example=True),
+        "server": fields.Raw(
+            description="What would be created, with image, flavor and network resolved",
+            example={
+                "name": "web-1",
+                "image": {"id": "8c6b7d4e-0f5e-4a8e-9a55-2d1b1f0f3a21", "name": "cirros"},
+                "flavor": {"id": "1", "name": "m1.tiny", "vcpus": 1, "ram": 512, "disk": 1},
+                "network": {"id": "f3a8c2de-5d41-4b8a-9a0e-7e4f1c2b9d10", "name": "private"},
+            },
+        ),
+    },
+)
+
+create_query = reqparse.RequestParser(bundle_errors=True)
+create_query.add_argument("wait", type=inputs.boolean, default=False, location="args", help="Answer once ACTIVE")
+create_query.add_argument(
+    "timeout",
+    type=inputs.int_range(1, MAX_WAIT_SECONDS),
+    default=120,
+    location="args",
+    help=f"With wait: seconds to wait at most (1 to {MAX_WAIT_SECONDS}, default 120)",
+)
+create_query.add_argument("dry_run", type=inputs.boolean, default=False, location="args", help="Check, create nothing")
+create_query.add_argument(
+    "Idempotency-Key",
+    location="headers",
+    help="Retrying a POST with the same key (and body) returns the first server instead of creating another",
 )
 
 
@@ -117,15 +179,48 @@ class ServerList(Resource):
             body["servers"] = [{name: item[name] for name in wanted} for item in body["servers"]]
         return body
 
-    @ns.expect(server_create)
-    @documents_errors(ns, 400, *READ_ERRORS)
-    @ns.header("Location", "URL of the new server")
-    @ns.marshal_with(server, code=201, description="Accepted; the server is BUILD until Nova makes it ACTIVE")
+    @ns.expect(server_create, create_query)
+    @documents_errors(ns, 400, 409, *READ_ERRORS)
+    @ns.response(
+        201,
+        "Created: BUILD until Nova makes it ACTIVE (ACTIVE with ?wait=true)",
+        server,
+        headers={"Location": "URL of the server", "Idempotent-Replayed": "true when an earlier request's server"},
+    )
+    @ns.response(202, "With ?wait=true: still BUILD when the timeout passed; poll Location", server)
+    @ns.response(200, "With ?dry_run=true: every check passed; nothing was created", dry_run_model)
+    @ns.response(502, "With ?wait=true: the server went to ERROR (`build_failed`, with its fault)", error_model)
     def post(self):
-        """Create a server; poll it until its status is ACTIVE."""
-        body = parse_body(server_create)
-        created = ComputeService(get_connection()).create_server(**body)
-        return created, 201, {"Location": url_for("server_server", ref=created["id"])}
+        """Create a server, by image, flavor and network names or ids."""
+        query = parse_query(create_query, headers=("Idempotency-Key",))
+        body = parse_body(server_create, check=_one_of_each)
+        launch = LaunchService(get_connection(), idempotency_ttl=current_app.config["IDEMPOTENCY_TTL"])
+        if query["dry_run"]:
+            return {"dry_run": True, "server": launch.dry_run(body)}, 200
+        created, replayed = launch.create_server(body, idempotency_key=_idempotency_key(query["Idempotency-Key"]))
+        status = 201
+        if query["wait"] and created["status"] != "ACTIVE":
+            created = launch.wait_for_server(created["id"], timeout=query["timeout"])
+            status = 201 if created["status"] == "ACTIVE" else 202
+        headers = {"Location": url_for("server_server", ref=created["id"])}
+        if replayed:
+            headers["Idempotent-Replayed"] = "true"
+        return marshal(created, server), status, headers
+
+
+def _one_of_each(body: dict) -> list[dict[str, str]]:
+    return [
+        {"field": kind, "message": f"give one of {kind} (id or name) and {kind}_id"}
+        for kind in ("image", "flavor", "network")
+        if len([name for name in (kind, f"{kind}_id") if body.get(name)]) != 1
+    ]
+
+
+def _idempotency_key(value: str | None) -> str | None:
+    if value is not None and not 1 <= len(value) <= 255:
+        message = "Idempotency-Key must be 1 to 255 characters"
+        raise InvalidRequest(message + ".", [{"field": "Idempotency-Key", "message": message}])
+    return value
 
 
 @ns.route("/<string:ref>")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import request
@@ -11,8 +12,11 @@ from jsonschema import Draft4Validator
 from devstack_client.errors import InvalidRequest
 
 
-def parse_body(model: Model) -> dict[str, Any]:
-    """Return the request's JSON object, or raise InvalidRequest naming every bad field."""
+def parse_body(model: Model, check: Callable[[dict[str, Any]], list[dict[str, str]]] | None = None) -> dict[str, Any]:
+    """Return the request's JSON object, or raise InvalidRequest naming every bad field.
+
+    ``check`` adds the errors a schema cannot express (one field or another).
+    """
     if not request.get_data(cache=True):
         raise InvalidRequest(f"A JSON body is required: {_expected(model)}.")
     # Parsed whatever the Content-Type: `curl -d` sends form-encoded by default.
@@ -32,6 +36,8 @@ def parse_body(model: Model) -> dict[str, Any]:
         else:
             name = ".".join(str(p) for p in error.path) or "body"
             errors.append({"field": name, "message": f"{name}: {_plain(error)}"})
+    if check:
+        errors.extend(check(body))
     if errors:
         raise InvalidRequest("Invalid request body: " + "; ".join(e["message"] for e in errors) + ".", errors)
     return body

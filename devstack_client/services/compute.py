@@ -199,24 +199,6 @@ class ComputeService:
     def get_server(self, ref: str) -> dict[str, Any]:
         return shape_server(self._find_server(ref))
 
-    def create_server(self, *, name: str, image_id: str, flavor_id: str, network_id: str) -> dict[str, Any]:
-        body = {
-            "server": {
-                "name": name,
-                "imageRef": image_id,
-                "flavorRef": flavor_id,
-                "networks": [{"uuid": network_id}],
-            }
-        }
-        # Not retried on any failure: a lost answer to a POST may still have
-        # created the server, and a second POST would create a second one.
-        server_id = call(self._api, "POST", "/servers", json=body)["server"]["id"]
-        try:
-            return self.get_server(server_id)
-        except Exception:  # the server exists: report it rather than an error
-            log.warning("server %s created, but reading it back failed", server_id, exc_info=True)
-            return {"id": server_id, "name": name, "status": "BUILD", "image": {"id": image_id}}
-
     def delete_server(self, ref: str) -> None:
         server_id = ref if is_uuid(ref) else self._find_server(ref)["id"]
         call(self._api, "DELETE", f"/servers/{server_id}")

@@ -310,10 +310,11 @@ def test_create_read_timeout_is_not_retried(client, cloud):
 @pytest.mark.parametrize(
     ("body", "fields"),
     [
-        ({}, ["flavor_id", "image_id", "name", "network_id"]),
+        ({}, ["flavor", "image", "name", "network"]),
+        ({**CREATE, "image": "cirros"}, ["image"]),
         ({**CREATE, "name": ""}, ["name"]),
         ({**CREATE, "flavor_id": 1}, ["flavor_id"]),
-        ({**CREATE, "image_id": None}, ["image_id"]),
+        ({**CREATE, "image_id": None}, ["image", "image_id"]),
         ({**CREATE, "color": "blue"}, ["color"]),
         ({**CREATE, "name": "x" * 256}, ["name"]),
     ],

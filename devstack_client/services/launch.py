@@ -1,0 +1,220 @@
+"""Creating servers: references by name, options, idempotency keys, waiting, dry runs."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from openstack import connection
+
+from devstack_client.errors import (
+    BuildFailed,
+    IdempotencyConflict,
+    InvalidRequest,
+    NameInUse,
+    NotFound,
+    QuotaExceeded,
+)
+from devstack_client.services._wire import call, exact_name_regex
+from devstack_client.services.compute import ComputeService, shape_server
+from devstack_client.services.image import ImageService
+from devstack_client.services.network import NetworkService
+
+log = logging.getLogger(__name__)
+
+# The key lives on the server itself (a tag, which Nova can filter on, and
+# the request's digest in its metadata), so every worker and every gateway
+# instance sees it: no state in one process.
+KEY_TAG_PREFIX = "idem-"
+DIGEST_METADATA = "devstack-client-request"
+POLL_SECONDS = 1.0
+OPTIONAL = ("key_name", "availability_zone", "description")
+
+
+def key_tag(key: str) -> str:
+    # Nova tags: at most 60 characters, no "/" or ","; a digest fits any key.
+    return KEY_TAG_PREFIX + hashlib.sha256(key.encode()).hexdigest()[:40]
+
+
+def request_digest(request: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
+
+
+def _created(server: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(server["created"].replace("Z", "+00:00"))
+
+
+class LaunchService:
+    def __init__(self, conn: connection.Connection, *, idempotency_ttl: float = 86400) -> None:
+        self._api = conn.compute
+        self._compute = ComputeService(conn)
+        self._images = ImageService(conn)
+        self._networks = NetworkService(conn)
+        self._ttl = timedelta(seconds=idempotency_ttl)
+
+    # -- create ----------------------------------------------------------------
+
+    def create_server(self, request: dict[str, Any], *, idempotency_key: str | None = None) -> tuple[dict, bool]:
+        """Create a server; return it and whether it is a replay of an earlier request with the same key."""
+        server = self._nova_body(request)
+        if idempotency_key:
+            tag, digest = key_tag(idempotency_key), request_digest(request)
+            earlier = self._keyed(tag)
+            if earlier:
+                return self._replay(earlier[0], digest), True
+            server["tags"] = [*server.get("tags", []), tag]
+            server["metadata"] = {**server.get("metadata", {}), DIGEST_METADATA: digest}
+        # Never retried: a lost answer to a POST may still have created the
+        # server, and a second POST would create a second one.
+        server_id = call(self._api, "POST", "/servers", json={"server": server})["server"]["id"]
+        replayed = False
+        if idempotency_key:
+            server_id, replayed = self._settle(tag, server_id)
+        try:
+            return self._compute.get_server(server_id), replayed
+        except Exception:  # the server exists: report it rather than an error
+            log.warning("server %s created, but reading it back failed", server_id, exc_info=True)
+            return {"id": server_id, "name": request["name"], "status": "BUILD"}, replayed
+
+    def _nova_body(self, request: dict[str, Any]) -> dict[str, Any]:
+        refs = self._refs(request, lookup_ids=False)
+        server: dict[str, Any] = {
+            "name": request["name"],
+            "imageRef": refs["image"]["id"],
+            "flavorRef": refs["flavor"]["id"],
+            "networks": [{"uuid": refs["network"]["id"]}],
+        }
+        server.update({name: request[name] for name in OPTIONAL if request.get(name)})
+        if request.get("user_data"):
+            server["user_data"] = base64.b64encode(request["user_data"].encode()).decode()
+        if request.get("security_groups"):
+            server["security_groups"] = [{"name": group} for group in request["security_groups"]]
+        if request.get("metadata"):
+            server["metadata"] = dict(request["metadata"])
+        return server
+
+    def _refs(self, request: dict[str, Any], *, lookup_ids: bool) -> dict[str, dict[str, Any]]:
+        """Resolve image, flavor and network, each given as a name or id (``image``) or an id (``image_id``)."""
+        getters = {
+            "image": self._images.get_image,
+            "flavor": self._compute.get_flavor,
+            "network": self._networks.get_network,
+        }
+        refs = {}
+        for kind, get in getters.items():
+            field = kind if request.get(kind) else f"{kind}_id"
+            ref = request[field]
+            if field.endswith("_id") and not lookup_ids:
+                refs[kind] = {"id": ref}  # Nova checks ids itself, and says so in its own words
+                continue
+            try:
+                refs[kind] = get(ref)
+            except NotFound as exc:
+                raise InvalidRequest(f"{field}: {exc.message}", [{"field": field, "message": exc.message}]) from exc
+        return refs
+
+    # -- idempotency -----------------------------------------------------------
+
+    def _keyed(self, tag: str) -> list[dict[str, Any]]:
+        """Servers carrying this key's tag, created within the key's lifetime, oldest first."""
+        servers = call(self._api, "GET", "/servers/detail", params={"tags": tag})["servers"]
+        cutoff = datetime.now(UTC) - self._ttl
+        return sorted((s for s in servers if _created(s) > cutoff), key=lambda s: (_created(s), s["id"]))
+
+    def _replay(self, server: dict[str, Any], digest: str) -> dict[str, Any]:
+        if server.get("metadata", {}).get(DIGEST_METADATA) != digest:
+            raise IdempotencyConflict(server["id"])
+        return shape_server(server)
+
+    def _settle(self, tag: str, server_id: str) -> tuple[str, bool]:
+        """Two requests with one key raced past the check: the oldest server wins, the others are deleted."""
+        keyed = self._keyed(tag)
+        winner = keyed[0]["id"] if keyed else server_id
+        if winner != server_id:
+            log.info("idempotency race: deleting duplicate server %s, keeping %s", server_id, winner)
+            call(self._api, "DELETE", f"/servers/{server_id}")
+        return winner, winner != server_id
+
+    # -- wait ------------------------------------------------------------------
+
+    def wait_for_server(self, server_id: str, *, timeout: float) -> dict[str, Any]:
+        """Poll until ACTIVE (returned), ERROR (raises BuildFailed) or the timeout (returned as it is)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            server = self._compute.get_server(server_id)
+            if server["status"] == "ACTIVE":
+                return server
+            if server["status"] == "ERROR":
+                raise BuildFailed(server)
+            if time.monotonic() + POLL_SECONDS > deadline:
+                return server
+            time.sleep(POLL_SECONDS)
+
+    # -- dry run ---------------------------------------------------------------
+
+    def dry_run(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Check what a create would check, and more; create nothing."""
+        refs = self._refs(request, lookup_ids=True)
+        image, flavor, network = refs["image"], refs["flavor"], refs["network"]
+        _check_fit(image, flavor)
+        twins = call(self._api, "GET", "/servers/detail", params={"name": exact_name_regex(request["name"])})
+        taken = [{"id": s["id"], "name": s["name"]} for s in twins["servers"] if s["name"] == request["name"]]
+        if taken:
+            raise NameInUse(request["name"], taken)
+        self._check_quota(flavor)
+        return {
+            "name": request["name"],
+            "image": {"id": image["id"], "name": image["name"]},
+            "flavor": {k: flavor[k] for k in ("id", "name", "vcpus", "ram", "disk")},
+            "network": {"id": network["id"], "name": network["name"]},
+            **{name: request.get(name) for name in (*OPTIONAL, "security_groups", "metadata")},
+        }
+
+    def _check_quota(self, flavor: dict[str, Any]) -> None:
+        absolute = call(self._api, "GET", "/limits")["limits"]["absolute"]
+        wanted = {
+            "cores": (flavor["vcpus"], "maxTotalCores", "totalCoresUsed"),
+            "instances": (1, "maxTotalInstances", "totalInstancesUsed"),
+            "ram": (flavor["ram"], "maxTotalRAMSize", "totalRAMUsed"),
+        }
+        over = {
+            name: (need, absolute[used], absolute[limit])
+            for name, (need, limit, used) in wanted.items()
+            if absolute.get(limit, -1) >= 0 and absolute.get(used, 0) + need > absolute[limit]
+        }
+        if over:
+            # Worded as Nova words it, so a dashboard can show either the same way.
+            names = ", ".join(over)
+            requested, used, limits = (", ".join(str(v[i]) for v in over.values()) for i in range(3))
+            raise QuotaExceeded(
+                f"Quota exceeded for {names}: Requested {requested}, but already used {used} of {limits} {names}"
+            )
+
+
+def _check_fit(image: dict[str, Any], flavor: dict[str, Any]) -> None:
+    """Nova's own checks of a flavor against an image, with Nova's wording."""
+    if flavor["ram"] < (image.get("min_ram") or 0):
+        raise InvalidRequest(
+            "Flavor's memory is too small for requested image.",
+            [{"field": "flavor", "message": "less memory than the image's min_ram"}],
+        )
+    if not flavor["disk"]:
+        return  # a zero-disk flavor takes the image's size
+    disk_bytes = flavor["disk"] * 1024**3
+    if (image.get("size") or 0) > disk_bytes:
+        raise InvalidRequest(
+            f"Flavor's disk is too small for requested image. Flavor disk is {disk_bytes} bytes, "
+            f"image is {image['size']} bytes.",
+            [{"field": "flavor", "message": "disk smaller than the image"}],
+        )
+    if (image.get("min_disk") or 0) > flavor["disk"]:
+        raise InvalidRequest(
+            "Flavor's disk is smaller than the minimum size specified in image metadata. Flavor disk is "
+            f"{disk_bytes} bytes, minimum size is {image['min_disk'] * 1024**3} bytes.",
+            [{"field": "flavor", "message": "disk smaller than the image's min_disk"}],
+        )
