@@ -43,7 +43,7 @@ keypair_create = ns.model(
             required=True,
             min_length=1,
             max_length=255,
-            pattern=r"^[_\- a-zA-Z0-9]*$",  # "*": an empty name fails min_length alone
+            pattern="^[-_ a-zA-Z0-9]*$",  # "*": an empty name fails min_length alone
             description="Letters, digits, spaces, '-' and '_'",
             example="my-key",
         ),

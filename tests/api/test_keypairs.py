@@ -319,3 +319,9 @@ def test_swagger_documents_every_answer(client):
     assert "headers" not in created["409"]
     assert spec["definitions"]["KeypairCreate"]["additionalProperties"] is False
     assert "ONCE" in spec["definitions"]["KeypairCreated"]["allOf"][1]["properties"]["private_key"]["description"]
+
+
+def test_bad_name_message_shows_the_allowed_characters(client, cloud):
+    response = client.post("/api/v1/keypair", json={"name": "me@laptop"})
+
+    assert response.json["message"] == "Invalid request body: name: 'me@laptop' does not match '^[-_ a-zA-Z0-9]*$'."
