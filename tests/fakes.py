@@ -207,3 +207,60 @@ def nova_error(status: int, message: str) -> dict[str, Any]:
 
 def neutron_error(kind: str, message: str) -> dict[str, Any]:
     return {"NeutronError": {"type": kind, "message": message, "detail": ""}}
+
+
+SSH_PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHHbwnJGKFge/ncqP+GJHVqLWG55l0FPj5VhXA52n1P6 me@laptop"
+SSH_FINGERPRINT = "3f:56:ec:2e:77:12:81:a1:ee:7b:77:2d:22:05:2a:1c"
+PRIVATE_KEY = (
+    "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEAyOnXzExXqHz/6ffAN500o29qPNF8\n-----END RSA PRIVATE KEY-----\n"
+)
+
+
+def make_fake_keypair(
+    name: str = "my-key", view: str = "list", key_type: str = "ssh", private_key: str | None = None, **overrides: Any
+) -> dict[str, Any]:
+    """One keypair as Nova 2.79 shows it in a list item, GET /os-keypairs/{name} or a create answer.
+
+    The list has no created_at or user_id; the create answer has user_id (and
+    private_key when Nova generated the key) but no created_at.
+    """
+    keypair: dict[str, Any] = {
+        "name": name,
+        "public_key": SSH_PUBLIC_KEY,
+        "fingerprint": SSH_FINGERPRINT,
+        "type": key_type,
+    }
+    if view == "show":
+        keypair.update(
+            user_id=USER_ID,
+            created_at="2026-11-26T20:45:10.254838",
+            deleted=False,
+            deleted_at=None,
+            id=1,
+            updated_at=None,
+        )
+    elif view == "create":
+        keypair["user_id"] = USER_ID
+        if private_key is not None:
+            keypair = {"private_key": private_key, **keypair}
+    keypair.update(overrides)
+    return keypair
+
+
+def make_fake_limits(**absolute: Any) -> dict[str, Any]:
+    """GET /limits at 2.79: Nova's defaults (10 instances, 20 cores, 50 GiB RAM), nothing used."""
+    limits = {
+        "maxTotalCores": 20,
+        "maxTotalInstances": 10,
+        "maxTotalKeypairs": 100,
+        "maxServerMeta": 128,
+        "maxTotalRAMSize": 51200,
+        "maxServerGroups": 10,
+        "maxServerGroupMembers": 10,
+        "totalRAMUsed": 0,
+        "totalCoresUsed": 0,
+        "totalInstancesUsed": 0,
+        "totalServerGroupsUsed": 0,
+    }
+    limits.update(absolute)
+    return {"limits": {"rate": [], "absolute": limits}}

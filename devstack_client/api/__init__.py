@@ -6,7 +6,7 @@ from flask import Flask
 from flask_restx import Api
 
 from devstack_client import __version__
-from devstack_client.api import errors, flavors, images, networks, servers
+from devstack_client.api import errors, flavors, images, keypairs, limits, networks, servers
 
 DESCRIPTION = """\
 Manage virtual machines in an OpenStack cloud through one small JSON API.
@@ -37,7 +37,7 @@ def init_app(app: Flask) -> None:
         description=DESCRIPTION,
         doc="/",
     )
-    for module in (images, flavors, networks, servers):
+    for module in (images, flavors, networks, servers, keypairs, limits):
         api.add_namespace(module.ns, path=f"/api/v1/{module.ns.name}")
     app.register_error_handler(Exception, errors.handle)
     # Built now so that a model error fails at start-up, not on the first

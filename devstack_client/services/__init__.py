@@ -2,6 +2,8 @@
 
 from devstack_client.services.compute import ComputeService
 from devstack_client.services.image import ImageService
+from devstack_client.services.keypair import KeypairService
+from devstack_client.services.limits import LimitsService
 from devstack_client.services.network import NetworkService
 
-__all__ = ["ComputeService", "ImageService", "NetworkService"]
+__all__ = ["ComputeService", "ImageService", "KeypairService", "LimitsService", "NetworkService"]

@@ -1,0 +1,75 @@
+"""The project's Nova limits and usage, and how many more servers of each flavor fit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from openstack import connection
+
+from devstack_client.services._pages import walk
+from devstack_client.services._wire import call
+from devstack_client.services.keypair import KeypairService
+
+# Our name → Nova's absolute limit, Nova's usage (None: Nova does not count
+# it project-wide), unit. The keys are those of GET /limits at 2.79 (2.36
+# dropped the network ones, 2.57 personality).
+LIMITS: dict[str, tuple[str, str | None, str]] = {
+    "instances": ("maxTotalInstances", "totalInstancesUsed", "servers"),
+    "cores": ("maxTotalCores", "totalCoresUsed", "vCPUs"),
+    "ram": ("maxTotalRAMSize", "totalRAMUsed", "MiB"),
+    # Per user, not per project; /limits has no usage for it: counted below.
+    "keypairs": ("maxTotalKeypairs", None, "keypairs"),
+    "server_groups": ("maxServerGroups", "totalServerGroupsUsed", "server groups"),
+    "server_group_members": ("maxServerGroupMembers", None, "servers per group"),
+    "server_metadata_items": ("maxServerMeta", None, "items per server"),
+}
+
+# What one more server of a flavor consumes, per limit.
+_PER_SERVER = (("instances", lambda f: 1), ("cores", lambda f: f.get("vcpus")), ("ram", lambda f: f.get("ram")))
+
+
+def _max(value: int | None) -> int | None:
+    return None if value is None or value < 0 else value  # Nova's -1: unlimited
+
+
+def shape_limit(absolute: dict[str, Any], max_key: str, used_key: str | None, unit: str) -> dict[str, Any]:
+    maximum = _max(absolute.get(max_key))
+    used = absolute.get(used_key) if used_key else None
+    # Usage can exceed a limit lowered after the fact: nothing remains then.
+    remaining = max(maximum - used, 0) if maximum is not None and used is not None else None
+    return {"max": maximum, "used": used, "remaining": remaining, "unit": unit}
+
+
+def headroom(limits: dict[str, dict[str, Any]], flavor: dict[str, Any]) -> dict[str, Any]:
+    """How many more servers of ``flavor`` the quota allows now, and which limit binds first."""
+    bounds = []
+    for resource, cost in _PER_SERVER:
+        remaining, per_server = limits[resource]["remaining"], cost(flavor)
+        if remaining is not None and per_server:
+            bounds.append((remaining // per_server, resource))
+    fits, limited_by = min(bounds, key=lambda bound: bound[0]) if bounds else (None, None)
+    return {
+        "flavor_id": flavor["id"],
+        "flavor_name": flavor.get("name"),
+        "vcpus": flavor.get("vcpus"),
+        "ram": flavor.get("ram"),
+        "fits": fits,
+        "limited_by": limited_by,
+    }
+
+
+class LimitsService:
+    def __init__(self, conn: connection.Connection) -> None:
+        self._api = conn.compute
+        self._keypairs = KeypairService(conn)
+
+    def get_limits(self) -> dict[str, Any]:
+        """Limits, usage and per-flavor headroom: three upstream calls whatever the number of flavors."""
+        absolute = call(self._api, "GET", "/limits")["limits"]["absolute"]
+        limits = {name: shape_limit(absolute, *spec) for name, spec in LIMITS.items()}
+        keypairs = limits["keypairs"]
+        keypairs["used"] = self._keypairs.count_keypairs()
+        if keypairs["max"] is not None:
+            keypairs["remaining"] = max(keypairs["max"] - keypairs["used"], 0)
+        flavors = walk(self._api, "/flavors/detail", "flavors")
+        return {"limits": limits, "headroom": [headroom(limits, f) for f in flavors]}
