@@ -6,7 +6,7 @@ from flask import Flask
 from flask_restx import Api
 
 from devstack_client import __version__
-from devstack_client.api import errors, flavors, images, networks, servers
+from devstack_client.api import errors, flavors, images, networks, server_actions, servers  # noqa: F401 (routes)
 
 DESCRIPTION = """\
 Manage virtual machines in an OpenStack cloud through one small JSON API.

@@ -20,8 +20,10 @@ from werkzeug.exceptions import HTTPException
 from devstack_client import connection
 from devstack_client.errors import (
     AmbiguousName,
+    ConsoleUnavailable,
     CredentialsMissing,
     InvalidRequest,
+    InvalidState,
     Misconfigured,
     NotFound,
 )
@@ -75,6 +77,11 @@ def describe(exc: Exception) -> ApiError:
         return ApiError(400, "invalid_request", exc.message, {"errors": exc.errors})
     if isinstance(exc, Misconfigured):
         return ApiError(503, "misconfigured", exc.message)
+    if isinstance(exc, InvalidState):
+        state = {"status": exc.status, "task_state": exc.task_state, "locked": exc.locked}
+        return ApiError(409, "invalid_state", exc.message, {**state, **_upstream(exc)})
+    if isinstance(exc, ConsoleUnavailable):
+        return ApiError(501, "console_unavailable", exc.message, _upstream(exc))
     if isinstance(exc, os_exc.HttpException):
         return _from_openstack(exc)
     if isinstance(exc, ks_exc.Unauthorized):
@@ -108,6 +115,10 @@ def describe(exc: Exception) -> ApiError:
         return _from_http(exc)
     log.exception("unexpected error on %s %s", request.method, request.path)
     return ApiError(500, "internal_error", "The gateway failed unexpectedly; the error is logged.")
+
+
+def _upstream(exc: InvalidState | ConsoleUnavailable) -> dict[str, Any]:
+    return {"upstream_status": exc.upstream_status, "upstream_request_id": exc.upstream_request_id}
 
 
 def _authentication_failed(status: int | None, request_id: str | None) -> ApiError:
