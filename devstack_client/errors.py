@@ -65,3 +65,35 @@ class BuildFailed(GatewayError):
         fault = server.get("fault") or {}
         super().__init__(f"Server {server['id']} went to ERROR: {fault.get('message') or 'no reason given'}")
         self.server = server
+
+
+class InvalidState(GatewayError):
+    """Nova refused an operation in the server's current state (its 409)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: str | None,
+        task_state: str | None,
+        locked: bool | None,
+        upstream_status: int | None = None,
+        upstream_request_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.task_state = task_state
+        self.locked = locked
+        self.upstream_status = upstream_status
+        self.upstream_request_id = upstream_request_id
+
+
+class ConsoleUnavailable(GatewayError):
+    """The cloud offers no console (or console log) of the kind asked for."""
+
+    def __init__(
+        self, message: str, *, upstream_status: int | None = None, upstream_request_id: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.upstream_status = upstream_status
+        self.upstream_request_id = upstream_request_id

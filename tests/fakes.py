@@ -264,3 +264,46 @@ def make_fake_limits(**absolute: Any) -> dict[str, Any]:
     }
     limits.update(absolute)
     return {"limits": {"rate": [], "absolute": limits}}
+
+
+# -- acting on servers ---------------------------------------------------------
+
+# Nova's vm_state and power_state behind each status (nova/compute/vm_states.py, power_state.py).
+SERVER_STATES = {
+    "ACTIVE": ("active", 1),
+    "SHUTOFF": ("stopped", 4),
+    "PAUSED": ("paused", 3),
+    "SUSPENDED": ("suspended", 7),
+    "BUILD": ("building", 0),
+}
+
+
+def make_fake_server_in(status: str, task_state: str | None = None, **overrides: Any) -> dict[str, Any]:
+    """A server in any of SERVER_STATES, optionally with Nova busy on it (task_state)."""
+    vm_state, power_state = SERVER_STATES[status]
+    server = make_fake_server(**overrides)
+    server.update(
+        {
+            "status": status,
+            "OS-EXT-STS:vm_state": vm_state,
+            "OS-EXT-STS:power_state": power_state,
+            "OS-EXT-STS:task_state": task_state,
+        }
+    )
+    return server
+
+
+def invalid_state_error(action: str, server_id: str, attr: str, state: str) -> dict[str, Any]:
+    """Nova's 409 for an action the server's state forbids (common.raise_http_conflict_for_instance_invalid_state)."""
+    return nova_error(409, f"Cannot '{action}' instance {server_id} while it is in {attr} {state}")
+
+
+def nova_not_implemented(message: str = "The requested functionality is not supported.") -> dict[str, Any]:
+    """Nova's 501 (common.raise_feature_not_supported)."""
+    return {"notImplemented": {"code": 501, "message": message}}
+
+
+def make_remote_console(protocol: str = "vnc", kind: str = "novnc", url: str | None = None) -> dict[str, Any]:
+    """Nova's answer to POST /servers/{id}/remote-consoles (microversion 2.8+)."""
+    url = url or "http://nova.test:6080/vnc_auto.html?path=%3Ftoken%3Dd5b1c3c4-2e5f-4f3a-9d0b-5c1e2f3a4b5c"
+    return {"remote_console": {"protocol": protocol, "type": kind, "url": url}}

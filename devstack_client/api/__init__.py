@@ -6,7 +6,16 @@ from flask import Flask
 from flask_restx import Api
 
 from devstack_client import __version__
-from devstack_client.api import errors, flavors, images, keypairs, limits, networks, servers
+from devstack_client.api import (  # server_actions adds its routes to the server namespace
+    errors,
+    flavors,
+    images,
+    keypairs,
+    limits,
+    networks,
+    server_actions,  # noqa: F401
+    servers,
+)
 
 DESCRIPTION = """\
 Manage virtual machines in an OpenStack cloud through one small JSON API.

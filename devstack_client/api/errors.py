@@ -21,9 +21,11 @@ from devstack_client import connection
 from devstack_client.errors import (
     AmbiguousName,
     BuildFailed,
+    ConsoleUnavailable,
     CredentialsMissing,
     IdempotencyConflict,
     InvalidRequest,
+    InvalidState,
     Misconfigured,
     NameInUse,
     NotFound,
@@ -87,6 +89,11 @@ def describe(exc: Exception) -> ApiError:
         return ApiError(502, "build_failed", exc.message, {"server": exc.server})
     if isinstance(exc, Misconfigured):
         return ApiError(503, "misconfigured", exc.message)
+    if isinstance(exc, InvalidState):
+        state = {"status": exc.status, "task_state": exc.task_state, "locked": exc.locked}
+        return ApiError(409, "invalid_state", exc.message, {**state, **_upstream(exc)})
+    if isinstance(exc, ConsoleUnavailable):
+        return ApiError(501, "console_unavailable", exc.message, _upstream(exc))
     if isinstance(exc, os_exc.HttpException):
         return _from_openstack(exc)
     if isinstance(exc, ks_exc.Unauthorized):
@@ -120,6 +127,10 @@ def describe(exc: Exception) -> ApiError:
         return _from_http(exc)
     log.exception("unexpected error on %s %s", request.method, request.path)
     return ApiError(500, "internal_error", "The gateway failed unexpectedly; the error is logged.")
+
+
+def _upstream(exc: InvalidState | ConsoleUnavailable) -> dict[str, Any]:
+    return {"upstream_status": exc.upstream_status, "upstream_request_id": exc.upstream_request_id}
 
 
 def _authentication_failed(status: int | None, request_id: str | None) -> ApiError:

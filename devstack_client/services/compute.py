@@ -196,6 +196,10 @@ class ComputeService:
             try_id=is_uuid(ref),  # Nova server ids are UUIDs: save a call
         )
 
+    def find_server(self, ref: str) -> dict[str, Any]:
+        """Return Nova's JSON for the one server whose id, else exact name, is ``ref``."""
+        return self._find_server(ref)
+
     def get_server(self, ref: str) -> dict[str, Any]:
         return shape_server(self._find_server(ref))
 
