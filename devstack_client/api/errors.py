@@ -56,7 +56,7 @@ def handle(exc: Exception) -> Response:
     """The one error handler, for flask-restx routes and plain Flask alike."""
     error = describe(exc)
     upstream = error.extra.get("upstream_request_id")
-    if error.status >= 500:
+    if error.status >= 500 and error.status != 501:  # 501: the cloud lacks a feature, nothing failed
         log.warning(
             "%s %s -> %s %s (%s) upstream_request_id=%s",
             request.method,
