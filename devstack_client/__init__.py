@@ -31,4 +31,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     connection.init_app(app)
     api.init_app(app)
     logging.getLogger("devstack_client").setLevel(settings["LOG_LEVEL"])
+    # At DEBUG these log whole response bodies: tokens, generated private keys.
+    for name in ("keystoneauth", "openstack"):
+        logging.getLogger(name).setLevel(max(logging.INFO, logging.getLogger(name).getEffectiveLevel()))
     return app

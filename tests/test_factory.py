@@ -72,3 +72,12 @@ def test_readme_documents_every_setting():
     for setting in SETTINGS:
         default = f"`{setting.default}`" if setting.default else ("random" if setting.name == "APP_SECRET_KEY" else "—")
         assert f"| `{setting.name}` | {default} | {setting.doc} |" in readme, setting.name
+
+
+def test_library_loggers_never_log_bodies(caplog):
+    import logging
+
+    logging.getLogger("keystoneauth").setLevel(logging.DEBUG)
+    create_app()
+    assert logging.getLogger("keystoneauth.session").getEffectiveLevel() >= logging.INFO
+    assert logging.getLogger("openstack").getEffectiveLevel() >= logging.INFO

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, Response
 from flask_restx import Api
 
 from devstack_client import __version__
@@ -36,6 +36,14 @@ class GatewayApi(Api):
         return errors.handle(e)
 
 
+def _no_content_is_empty(response: Response) -> Response:
+    # restx serialises a view's "" as JSON; a 204 has no body and no type.
+    if response.status_code == 204:
+        response.set_data(b"")
+        response.headers.pop("Content-Type", None)
+    return response
+
+
 def init_app(app: Flask) -> None:
     app.config.setdefault("RESTX_ERROR_404_HELP", False)
     app.config.setdefault("RESTX_MASK_SWAGGER", False)
@@ -49,6 +57,7 @@ def init_app(app: Flask) -> None:
     for module in (images, flavors, networks, servers, keypairs, limits):
         api.add_namespace(module.ns, path=f"/api/v1/{module.ns.name}")
     app.register_error_handler(Exception, errors.handle)
+    app.after_request(_no_content_is_empty)
     # Built now so that a model error fails at start-up, not on the first
     # visit (restx logs the error and serves {"error": ...} instead).
     with app.test_request_context():

@@ -367,6 +367,7 @@ def test_delete_server(client, cloud):
 
     assert response.status_code == 204
     assert response.get_data() == b""
+    assert "Content-Type" not in response.headers
     assert delete.call_count == 1
     assert cloud.api_calls() == [f"DELETE {NOVA}/servers/{server_id}"]
 
