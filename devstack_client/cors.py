@@ -24,5 +24,6 @@ def init_app(app: Flask) -> None:
         max_age=PREFLIGHT_CACHE_SECONDS,
         supports_credentials=False,  # no cookies: callers authenticate with headers
         vary_header=True,
+        always_send=False,  # not to curl or servers, which send no Origin
     )
     app.logger.info("CORS: browsers may call from %s", ", ".join(origins))

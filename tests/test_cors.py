@@ -100,6 +100,12 @@ def test_other_origins_get_no_cors_headers(cors_client, cloud):
         assert not [h for h in response.headers if h[0].startswith("Access-Control-")]
 
 
+def test_no_origin_no_cors_headers(cors_client, cloud):
+    response = cors_client.get("/healthz")
+
+    assert not [h for h in response.headers if h[0].startswith("Access-Control-")]
+
+
 def test_cors_is_off_by_default(client, cloud):
     response = preflight(client, "/api/v1/server", "POST")
 
