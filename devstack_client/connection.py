@@ -95,7 +95,7 @@ class CloudConnection:
             self.discover(conn, service_type)
 
     def discover(self, conn: os_connection.Connection, service_type: str) -> None:
-        """Build a service's proxy (its version discovery), or raise Misconfigured naming what is wrong."""
+        """Build a service's proxy (its version discovery); raise Misconfigured or DiscoveryFailed if it fails."""
         try:
             # For compute, this reads Nova's version document and checks that
             # it offers our pinned microversion.
