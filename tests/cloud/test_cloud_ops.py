@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-# Skipped, not broken, on a branch without the real-cloud harness (tests/cloud/harness.py, conftest.py).
-harness = pytest.importorskip("tests.cloud.harness", reason="the real-cloud harness is not in this tree")
-RUN, wait_for = harness.RUN, harness.wait_for
+from tests.cloud.harness import RUN, wait_for
 
 
 def nova_log_lines_with(cloud_info, offset: int, request_id: str) -> list[str] | None:
