@@ -14,10 +14,19 @@ setup(
         "keystoneauth1>=5.18,<6",
         "requests>=2.32,<3",
         "jsonschema>=4.20,<5",
-        "gunicorn>=26,<27",
+        "gunicorn>=27.0.1,<28",
+        "prometheus-client>=0.26,<0.27",
+        "flask-cors>=6.0.5,<7",
     ],
     extras_require={
-        "test": ["pytest>=9,<10", "pytest-cov>=7,<8", "requests-mock>=1.12,<2", "fixtures>=4,<5", "ruff>=0.17,<0.18"],
+        "test": [
+            "pytest>=9,<10",
+            "pytest-cov>=7,<8",
+            "requests-mock>=1.12,<2",
+            "fixtures>=4,<5",
+            "ruff>=0.17,<0.18",
+            "openapi-spec-validator>=0.9,<0.10",
+        ],
     },
     entry_points={"console_scripts": ["devstack-client=devstack_client.main:main"]},
 )

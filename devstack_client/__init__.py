@@ -16,7 +16,7 @@ MAX_BODY_BYTES = 64 * 1024
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Create the app: defaults, then the environment, then ``config``."""
-    from devstack_client import api, connection
+    from devstack_client import api, connection, cors, observe
     from devstack_client.config import load
 
     app = Flask(__name__)
@@ -28,6 +28,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.logger.warning("APP_SECRET_KEY is not set: using a random key for this process")
     # Before any route exists: afterwards it no longer applies to them.
     app.url_map.strict_slashes = False
+    observe.init_app(app)
+    cors.init_app(app)
     connection.init_app(app)
     api.init_app(app)
     logging.getLogger("devstack_client").setLevel(settings["LOG_LEVEL"])

@@ -39,6 +39,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("READ_TIMEOUT", "60", "Seconds to wait for an OpenStack answer."),
     Setting("IDEMPOTENCY_TTL", "86400", "Seconds an `Idempotency-Key` protects against a duplicate create."),
     Setting("LOG_LEVEL", "INFO", "Python log level."),
+    Setting("LOG_FORMAT", "json", "`json` (one object per line, for log collectors) or `text` (for people)."),
+    Setting(
+        "CORS_ORIGINS",
+        None,
+        "Comma-separated origins browsers may call the API from (`*`: any); unset: no CORS headers.",
+    ),
+    Setting(
+        "PROMETHEUS_MULTIPROC_DIR",
+        None,
+        "Where gunicorn's workers share their `/metrics` counts; a fresh temporary directory when unset.",
+    ),
 )
 
 # The longest a create with ?wait=true holds its request (gunicorn's worker
@@ -68,7 +79,16 @@ def load(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] 
             raise ConfigError(f"{name} must be a number, not {values[name]!r}") from None
         if values[name] <= 0:
             raise ConfigError(f"{name} must be positive, not {values[name]!r}")
+    if values["LOG_FORMAT"] not in ("json", "text"):
+        raise ConfigError(f"LOG_FORMAT must be json or text, not {values['LOG_FORMAT']!r}")
+    values["CORS_ORIGINS"] = _origins(values["CORS_ORIGINS"])
     values["SECRET_KEY_GENERATED"] = not values.get("APP_SECRET_KEY")
     if values["SECRET_KEY_GENERATED"]:
         values["APP_SECRET_KEY"] = secrets.token_hex(32)
     return values
+
+
+def _origins(value: str | list[str] | None) -> list[str]:
+    if isinstance(value, list):
+        return value
+    return [origin.strip().rstrip("/") for origin in (value or "").split(",") if origin.strip()]

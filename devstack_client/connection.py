@@ -9,16 +9,19 @@ from typing import Any
 
 import requests
 from flask import Flask, current_app
-from keystoneauth1 import session as ks_session
+from keystoneauth1 import exceptions as ks_exc
 from openstack import connection as os_connection
 from openstack import exceptions as os_exc
 
 from devstack_client import __version__
 from devstack_client.config import COMPUTE_MICROVERSION
-from devstack_client.errors import Misconfigured
+from devstack_client.errors import DiscoveryFailed, Misconfigured
 from devstack_client.identity import Identity, resolve
+from devstack_client.tracing import TracingSession
 
 log = logging.getLogger(__name__)
+
+SERVICES = ("compute", "image", "network")
 
 
 class CloudConnection:
@@ -48,6 +51,13 @@ class CloudConnection:
             return self._conn
 
     def _connect(self) -> os_connection.Connection:
+        conn = self.build()
+        self._warm_up(conn)
+        log.info("connected to OpenStack as %s", self.identity.describe())
+        return conn
+
+    def build(self) -> os_connection.Connection:
+        """A new connection, not yet authenticated (no upstream call)."""
         auth = self.identity.auth_plugin()
         threads = int(self.settings["THREADS"])
         http = requests.Session()
@@ -56,7 +66,8 @@ class CloudConnection:
         adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=max(threads, 10))
         http.mount("https://", adapter)
         http.mount("http://", adapter)
-        session = ks_session.Session(
+        # Tags every upstream call with the request's id, counts and times it.
+        session = TracingSession(
             auth=auth,
             session=http,
             verify=self.identity.verify,
@@ -66,7 +77,7 @@ class CloudConnection:
         # openstacksdk sets no timeout at all; keystoneauth only takes one
         # number, but hands its value to requests, which takes (connect, read).
         session.timeout = (float(self.settings["CONNECT_TIMEOUT"]), float(self.settings["READ_TIMEOUT"]))
-        conn = os_connection.Connection(
+        return os_connection.Connection(
             session=session,
             region_name=self.identity.region_name,
             interface=self.identity.interface,
@@ -77,25 +88,33 @@ class CloudConnection:
             status_code_retries=0,
             image_status_code_retries=0,
         )
-        self._warm_up(conn)
-        log.info("connected to OpenStack as %s", self.identity.describe())
-        return conn
 
-    @staticmethod
-    def _warm_up(conn: os_connection.Connection) -> None:
+    def _warm_up(self, conn: os_connection.Connection) -> None:
         conn.session.get_token()
+        for service_type in SERVICES:
+            self.discover(conn, service_type)
+
+    def discover(self, conn: os_connection.Connection, service_type: str) -> None:
+        """Build a service's proxy (its version discovery); raise Misconfigured or DiscoveryFailed if it fails."""
         try:
-            # Building the proxy reads Nova's version document and checks
-            # that it offers our pinned microversion.
-            conn.compute.get_endpoint_data()
-        except os_exc.ConfigException as exc:
+            # For compute, this reads Nova's version document and checks that
+            # it offers our pinned microversion.
+            getattr(conn, service_type).get_endpoint_data()
+        except (os_exc.ServiceDisabledException, ks_exc.EndpointNotFound) as exc:
+            where = f"{self.identity.interface} interface" + (
+                f", region {self.identity.region_name}" if self.identity.region_name else ""
+            )
+            raise Misconfigured(f"OpenStack's catalog has no {service_type} service ({where}).") from exc
+        except os_exc.NotSupported as exc:
+            # openstacksdk's words when keystoneauth's discovery found nothing,
+            # which it also says when the service could not be reached at all.
+            raise DiscoveryFailed(service_type) from exc
+        except os_exc.ConfigException as exc:  # only compute pins a version
             offered = str(exc).split(". ")[0]
             raise Misconfigured(
                 f"The compute service cannot speak API microversion {COMPUTE_MICROVERSION}, which the "
                 f"gateway needs (Nova from the Train release on): {offered}."
             ) from exc
-        conn.image.get_endpoint_data()
-        conn.network.get_endpoint_data()
 
 
 def init_app(app: Flask) -> None:

@@ -21,6 +21,17 @@ class Misconfigured(GatewayError):
     """The cloud cannot serve us as configured (old Nova, missing service…)."""
 
 
+class DiscoveryFailed(GatewayError):
+    """A service's version discovery got no answer (keystoneauth hides why: most often it is down)."""
+
+    def __init__(self, service_type: str) -> None:
+        super().__init__(
+            f"The {service_type} service did not answer its version discovery: it is unreachable, or offers "
+            "no API version the gateway speaks. Try again later."
+        )
+        self.service_type = service_type
+
+
 class NotFound(GatewayError):
     def __init__(self, kind: str, ref: str) -> None:
         super().__init__(f"No {kind} with the id or name {ref!r}.")

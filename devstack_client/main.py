@@ -1,20 +1,37 @@
 """Run the gateway: ``python devstack_client/main.py`` or ``devstack-client``.
 
-It serves with gunicorn: WORKERS processes of THREADS threads each. Each
-worker opens its own OpenStack connection after the fork (see connection.py).
+``devstack-client`` serves with gunicorn: WORKERS processes of THREADS
+threads each; each worker opens its own OpenStack connection after the fork
+(see connection.py). ``--dev`` runs Flask's reloading development server
+instead. ``devstack-client openapi [FILE]`` writes the Swagger 2.0 spec.
+
+Graceful stop: on SIGTERM gunicorn stops accepting, lets the requests in
+flight finish (for up to the worst upstream case, see gunicorn_options) and
+exits. gunicorn 24.0 to 27.0.0's threaded worker also waited for idle
+keep-alive connections, which a client may hold for minutes: a stop then
+took the whole graceful_timeout. 27.0.1 closes them within 2 s, hence the
+pin (tests/test_main.py checks it).
 """
 
 from __future__ import annotations
 
+import argparse
+import glob
 import logging
+import logging.config
+import os
+import shutil
 import sys
+import tempfile
 from typing import Any
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
-from devstack_client import create_app
-from devstack_client.config import MAX_WAIT_SECONDS, ConfigError
+from devstack_client.config import MAX_WAIT_SECONDS, ConfigError, load
+
+# Nothing here imports prometheus-client at module level: it picks its
+# multiprocess mode when first imported, after main() has set the directory.
 
 
 class Server(BaseApplication):
@@ -32,9 +49,11 @@ class Server(BaseApplication):
 
 
 def gunicorn_options(settings: dict[str, Any]) -> dict[str, Any]:
+    from devstack_client import metrics, observe
+
     # The slowest request: a create that waits for ACTIVE, after its POST and
     # before its last read each hit both upstream timeouts. Let it finish
-    # before gunicorn kills the worker.
+    # before gunicorn kills the worker, and on a graceful stop.
     worst = MAX_WAIT_SECONDS + 2 * (settings["CONNECT_TIMEOUT"] + settings["READ_TIMEOUT"]) + 10
     return {
         "bind": f"{settings['HOST']}:{settings['PORT']}",
@@ -43,20 +62,69 @@ def gunicorn_options(settings: dict[str, Any]) -> dict[str, Any]:
         "worker_class": "gthread",
         "timeout": int(worst),
         "graceful_timeout": int(worst),
-        "accesslog": "-",
+        # Our own log line per request (observe.py) replaces gunicorn's
+        # access log: it has the route, the request id and upstream calls.
+        "accesslog": None,
+        "logconfig_dict": observe.logging_config(settings),
         "loglevel": settings["LOG_LEVEL"].lower(),
         "control_socket_disable": True,
+        # In the master, when a worker dies: drop its in-flight gauge.
+        "child_exit": lambda _server, worker: metrics.worker_exited(worker.pid),
     }
 
 
+def metrics_directory(settings: dict[str, Any]) -> tuple[str, bool]:
+    """Make the directory gunicorn's workers share metrics in; return it and whether it is ours to remove."""
+    configured = settings.get("PROMETHEUS_MULTIPROC_DIR")
+    if configured:
+        os.makedirs(configured, exist_ok=True)
+        for stale in glob.glob(os.path.join(configured, "*.db")):  # a previous run's counts
+            os.remove(stale)
+        return configured, False
+    return tempfile.mkdtemp(prefix="devstack-client-metrics-"), True
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="devstack-client",
+        description="A REST gateway to an OpenStack cloud. Settings come from the environment (see README).",
+    )
+    parser.add_argument("--dev", action="store_true", help="run Flask's reloading development server, not gunicorn")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    spec = commands.add_parser("openapi", help="write the Swagger 2.0 spec (sorted, stable) to FILE or stdout")
+    spec.add_argument("file", nargs="?", default="-", metavar="FILE", help="where to write it (default: stdout)")
+    return parser.parse_args(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
-        app = create_app()
+        settings = load()
     except ConfigError as exc:
         print(f"devstack-client: {exc}", file=sys.stderr)
         return 2
+    if args.command == "openapi":
+        from devstack_client.openapi import write
+
+        write(args.file)
+        return 0
+    remove_dir = None
+    if not args.dev:
+        directory, ours = metrics_directory(settings)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+        remove_dir = directory if ours else None
+
+    from devstack_client import create_app, observe
+
+    logging.config.dictConfig(observe.logging_config(settings))
+    app = create_app()
+    if args.dev:
+        # No debugger: it would run code for anyone who can reach the port.
+        app.run(host=settings["HOST"], port=settings["PORT"], use_reloader=True, use_debugger=False, threaded=True)
+        return 0
     options = gunicorn_options(app.config)
+    if remove_dir:
+        options["on_exit"] = lambda _server: shutil.rmtree(remove_dir, ignore_errors=True)
     sys.argv = sys.argv[:1]  # gunicorn parses the command line too
     Server(app, options).run()
     return 0

@@ -1,15 +1,22 @@
+import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import SimpleNamespace
 
+import pytest
 import requests
 
+from devstack_client import metrics
 from devstack_client.config import load
-from devstack_client.main import gunicorn_options, main
+from devstack_client.main import gunicorn_options, main, metrics_directory, parse_args
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -20,13 +27,52 @@ def test_gunicorn_options_outlast_the_worst_upstream_wait():
     assert options["bind"] == "0.0.0.0:9000"
     assert (options["workers"], options["threads"], options["worker_class"]) == (3, 16, "gthread")
     assert options["timeout"] > 2 * (5 + 60)
+    assert options["graceful_timeout"] == options["timeout"]
 
 
 def test_bad_setting_exits_2(monkeypatch, capsys):
     monkeypatch.setenv("PORT", "eighty")
 
-    assert main() == 2
+    assert main([]) == 2
     assert "PORT must be a number" in capsys.readouterr().err
+
+
+def test_command_line():
+    assert (parse_args([]).dev, parse_args([]).command) == (False, None)
+    assert parse_args(["--dev"]).dev is True
+    assert (parse_args(["openapi"]).command, parse_args(["openapi"]).file) == ("openapi", "-")
+    assert parse_args(["openapi", "docs/swagger.json"]).file == "docs/swagger.json"
+    with pytest.raises(SystemExit) as exit_:
+        parse_args(["serve"])
+    assert exit_.value.code == 2
+
+
+def test_a_dead_workers_gauge_is_dropped_by_the_child_exit_hook(tmp_path, monkeypatch):
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    monkeypatch.setattr(metrics, "MULTIPROCESS", True)
+    (tmp_path / "gauge_livesum_4242.db").write_bytes(b"")
+    hook = gunicorn_options(load({}, environ={}))["child_exit"]
+
+    hook(None, SimpleNamespace(pid=4242))
+
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_configured_metrics_directory_is_emptied_of_old_counts(tmp_path):
+    directory = tmp_path / "metrics"
+    directory.mkdir()
+    (directory / "counter_1.db").write_bytes(b"old")
+    (directory / "keep.txt").write_text("not ours")
+
+    assert metrics_directory({"PROMETHEUS_MULTIPROC_DIR": str(directory)}) == (str(directory), False)
+    assert [p.name for p in directory.iterdir()] == ["keep.txt"]
+
+    made, ours = metrics_directory({})
+    assert ours and Path(made).is_dir() and not list(Path(made).iterdir())
+    os.rmdir(made)
+
+
+# -- the real server, as a process ------------------------------------------------
 
 
 def free_port() -> int:
@@ -35,36 +81,187 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_the_documented_command_serves_the_swagger_ui(tmp_path):
-    port = free_port()
-    log = (tmp_path / "server.log").open("w")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
-    env.update(PORT=str(port), WORKERS="1", THREADS="2", APP_SECRET_KEY="x")
-    proc = subprocess.Popen(
-        [sys.executable, "devstack_client/main.py"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
+class Gateway:
+    """The gateway as its own process (and process group), on a free port."""
+
+    def __init__(self, tmp_path: Path, *args: str, **settings: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = tmp_path / f"gateway-{self.port}.log"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OS_") and k != "PROMETHEUS_MULTIPROC_DIR"}
+        env.update({"PORT": str(self.port), "WORKERS": "1", "THREADS": "2", "APP_SECRET_KEY": "x", **settings})
+        self.log = self.log_path.open("w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "devstack_client/main.py", *args],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def wait_ready(self) -> requests.Response:
         deadline = time.monotonic() + 30
         while True:
             try:
-                index = requests.get(f"http://127.0.0.1:{port}/", timeout=2)
-                break
-            except requests.ConnectionError:
-                assert proc.poll() is None, (tmp_path / "server.log").read_text()
+                return requests.get(f"{self.url}/healthz", timeout=5)
+            except (requests.ConnectionError, requests.Timeout):  # not listening, or still booting
+                assert self.proc.poll() is None, self.log_path.read_text()
                 assert time.monotonic() < deadline, "the server did not start"
                 time.sleep(0.2)
-        assert index.status_code == 200
-        assert "swagger" in index.text.lower()
-        missing = requests.get(f"http://127.0.0.1:{port}/api/v1/server", timeout=5)
-        assert missing.status_code == 403
-        assert missing.json()["code"] == "credentials_missing"
-    finally:
-        # SIGINT: gunicorn's quick stop. Its graceful SIGTERM waits up to
-        # graceful_timeout for a connection accepted while the worker booted.
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=30)
-        log.close()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+        self.log.close()
+
+
+@pytest.fixture
+def start(tmp_path):
+    started = []
+
+    def start_gateway(*args, **settings):
+        gateway = Gateway(tmp_path, *args, **settings)
+        started.append(gateway)
+        return gateway
+
+    yield start_gateway
+    for gateway in started:
+        gateway.stop()
+
+
+def test_the_documented_command_serves_the_swagger_ui(start):
+    gateway = start()
+    assert gateway.wait_ready().status_code == 200
+
+    index = requests.get(f"{gateway.url}/", timeout=5)
+    assert index.status_code == 200
+    assert "swagger" in index.text.lower()
+    assert index.headers["Server"].startswith("gunicorn")
+    missing = requests.get(f"{gateway.url}/api/v1/server", timeout=5)
+    assert missing.status_code == 403
+    assert missing.json()["code"] == "credentials_missing"
+    assert missing.json()["request_id"] == missing.headers["X-Request-Id"]
+
+    gateway.proc.send_signal(signal.SIGTERM)
+    assert gateway.proc.wait(timeout=30) == 0
+    lines = [json.loads(line) for line in gateway.log_path.read_text().splitlines() if line.startswith("{")]
+    access = [line for line in lines if line["logger"] == "devstack_client.access"]
+    assert [(line["route"], line["status"]) for line in access] == [("/", 200), ("/api/v1/server", 403)]
+    assert any(line["logger"] == "gunicorn.error" for line in lines)  # gunicorn's own lines are JSON too
+
+
+class SlowKeystone(BaseHTTPRequestHandler):
+    """Takes two seconds to refuse a token: a request in flight for that long."""
+
+    def do_POST(self):
+        time.sleep(2)
+        body = json.dumps({"error": {"code": 401, "title": "Unauthorized", "message": "no"}}).encode()
+        self.send_response(401)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def slow_keystone():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), SlowKeystone)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v3"
+    server.shutdown()
+    server.server_close()
+
+
+def test_sigterm_lets_the_request_in_flight_finish(start, slow_keystone):
+    gateway = start(AUTH_URL=slow_keystone, USERNAME="u", PASSWORD="p", PROJECT_ID="x")
+    gateway.wait_ready()
+    answers = []
+    in_flight = threading.Thread(
+        target=lambda: answers.append(requests.get(f"{gateway.url}/api/v1/flavor", timeout=30)), daemon=True
+    )
+    in_flight.start()
+    time.sleep(0.5)  # the request now waits on Keystone
+
+    stopped_at = time.monotonic()
+    gateway.proc.send_signal(signal.SIGTERM)
+    in_flight.join(timeout=30)
+
+    assert [a.status_code for a in answers] == [403]  # finished, with Keystone's refusal
+    assert answers[0].json()["code"] == "authentication_failed"
+    assert gateway.proc.wait(timeout=15) == 0
+    assert time.monotonic() - stopped_at < 10
+
+
+def test_an_idle_keep_alive_connection_does_not_hold_a_graceful_stop(start):
+    gateway = start()
+    gateway.wait_ready()
+    with requests.Session() as idle:  # left open and idle after one request, as browsers do
+        assert idle.get(f"{gateway.url}/healthz", timeout=5).status_code == 200
+        time.sleep(0.5)  # the worker has put the connection among its kept-alive ones
+
+        stopped_at = time.monotonic()
+        gateway.proc.send_signal(signal.SIGTERM)
+
+        # gunicorn 24.0 to 27.0.0 waited here for the whole graceful_timeout
+        # (minutes); 27.0.1 closes idle connections within 2 s.
+        assert gateway.proc.wait(timeout=15) == 0
+        assert time.monotonic() - stopped_at < 10
+
+
+def healthz_count(text: str) -> float:
+    match = re.search(
+        r'^devstack_client_http_requests_total\{method="GET",route="/healthz",status="200"\} (\S+)$', text, re.M
+    )
+    return float(match.group(1)) if match else 0.0
+
+
+def test_metrics_are_the_same_whichever_worker_answers(start, tmp_path):
+    directory = tmp_path / "metrics"
+    gateway = start(WORKERS="2", PROMETHEUS_MULTIPROC_DIR=str(directory))
+    gateway.wait_ready()
+    sent = 1
+
+    def workers_counted():
+        return {p.name for p in directory.glob("counter_*.db")}
+
+    while len(workers_counted()) < 2 and sent < 400:  # until both workers have answered some
+        with requests.Session() as fresh:  # a new connection each time: either worker may take it
+            assert fresh.get(f"{gateway.url}/healthz", timeout=5).status_code == 200
+        sent += 1
+    assert len(workers_counted()) == 2, "one worker answered everything"
+
+    scrapes = []
+    for _ in range(8):
+        with requests.Session() as fresh:
+            scrapes.append(healthz_count(fresh.get(f"{gateway.url}/metrics", timeout=5).text))
+    assert scrapes == [sent] * 8
+
+    gateway.proc.send_signal(signal.SIGTERM)
+    assert gateway.proc.wait(timeout=30) == 0
+
+
+def test_dev_runs_the_reloading_development_server(start):
+    gateway = start("--dev", LOG_FORMAT="text")
+
+    response = gateway.wait_ready()
+
+    assert response.status_code == 200
+    assert response.headers["Server"].startswith("Werkzeug")
+    assert "Restarting with" in gateway.log_path.read_text()  # the reloader watches the code
+    os.killpg(gateway.proc.pid, signal.SIGTERM)
+    gateway.proc.wait(timeout=10)
+
+
+def test_the_console_script_is_installed():
+    script = Path(sys.executable).parent / "devstack-client"
+    assert script.exists()
+
+    result = subprocess.run([str(script), "openapi"], capture_output=True, text=True, timeout=60, check=True)
+
+    assert result.stdout == (ROOT / "docs" / "swagger.json").read_text()

@@ -9,6 +9,7 @@ from devstack_client import __version__
 from devstack_client.api import (  # server_actions adds its routes to the server namespace
     errors,
     flavors,
+    health,
     images,
     keypairs,
     limits,
@@ -24,8 +25,12 @@ Manage virtual machines in an OpenStack cloud through one small JSON API.
 user and project): whoever can reach this API can create and delete that
 project's servers.
 
-Errors are JSON: `{"code": "...", "message": "..."}`, plus `upstream_status`
-and `upstream_request_id` when OpenStack answered.
+Errors are JSON: `{"code": "...", "message": "...", "request_id": "req-..."}`,
+plus `upstream_status` and `upstream_request_id` when OpenStack answered.
+
+Every answer carries an `X-Request-Id` header (yours, if you send one of the
+form `req-<uuid>`); the gateway sends the same id to OpenStack as the global
+request id, so it finds the call in Nova's, Glance's and Neutron's logs.
 """
 
 
@@ -56,6 +61,7 @@ def init_app(app: Flask) -> None:
     )
     for module in (images, flavors, networks, servers, keypairs, limits):
         api.add_namespace(module.ns, path=f"/api/v1/{module.ns.name}")
+    api.add_namespace(health.ns)  # at the root (its own path), where orchestrators expect probes
     app.register_error_handler(Exception, errors.handle)
     app.after_request(_no_content_is_empty)
     # Built now so that a model error fails at start-up, not on the first

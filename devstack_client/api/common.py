@@ -15,6 +15,11 @@ error_model = Model(
             required=True, description="What went wrong, for a human", example="No image with the id or name 'cirros'."
         ),
         "upstream_status": fields.Integer(description="HTTP status OpenStack answered with", example=404),
+        "request_id": fields.String(
+            description="This request's id (also in the X-Request-Id header), sent to OpenStack as its global "
+            "request id",
+            example="req-0f3c3d5e-8d4b-4a57-9a0c-6f1e2b7d8c90",
+        ),
         "upstream_request_id": fields.String(
             description="OpenStack's request id, for its logs", example="req-6b0a2a53-3b7e-4b58-9c44-6d4a0d3c3f0e"
         ),

@@ -1,7 +1,7 @@
 """Every exception becomes an HTTP status and a JSON body, here and only here.
 
-Bodies are ``{"code", "message"}`` plus, where OpenStack answered,
-``upstream_status`` and ``upstream_request_id``. Messages come from
+Bodies are ``{"code", "message", "request_id"}`` plus, where OpenStack
+answered, ``upstream_status`` and ``upstream_request_id``. Messages come from
 OpenStack's ``details`` (its own words), never ``str(exc)``: that one carries
 internal URLs.
 """
@@ -17,12 +17,13 @@ from keystoneauth1 import exceptions as ks_exc
 from openstack import exceptions as os_exc
 from werkzeug.exceptions import HTTPException
 
-from devstack_client import connection
+from devstack_client import connection, tracing
 from devstack_client.errors import (
     AmbiguousName,
     BuildFailed,
     ConsoleUnavailable,
     CredentialsMissing,
+    DiscoveryFailed,
     IdempotencyConflict,
     InvalidRequest,
     InvalidState,
@@ -47,6 +48,11 @@ class ApiError:
 
     def response(self) -> Response:
         body = {"code": self.code, "message": self.message, **self.extra}
+        trace = tracing.current()
+        if trace is not None:
+            # The id the answer's X-Request-Id header carries and OpenStack's logs show.
+            body["request_id"] = trace.request_id
+            trace.error_code = self.code
         resp = Response(json.dumps(body), status=self.status, mimetype="application/json")
         resp.headers.update(self.headers)
         return resp
@@ -94,6 +100,8 @@ def describe(exc: Exception) -> ApiError:
         return ApiError(409, "invalid_state", exc.message, {**state, **_upstream(exc)})
     if isinstance(exc, ConsoleUnavailable):
         return ApiError(501, "console_unavailable", exc.message, _upstream(exc))
+    if isinstance(exc, DiscoveryFailed):
+        return ApiError(503, "upstream_unreachable", exc.message, headers={"Retry-After": "5"})
     if isinstance(exc, os_exc.HttpException):
         return _from_openstack(exc)
     if isinstance(exc, ks_exc.Unauthorized):

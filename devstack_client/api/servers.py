@@ -7,6 +7,7 @@ from devstack_client.api.validation import parse_body
 from devstack_client.config import MAX_WAIT_SECONDS
 from devstack_client.connection import get_connection
 from devstack_client.errors import InvalidRequest
+from devstack_client.metrics import CREATES_IN_FLIGHT
 from devstack_client.services import ComputeService
 from devstack_client.services.launch import LaunchService
 
@@ -197,11 +198,12 @@ class ServerList(Resource):
         launch = LaunchService(get_connection(), idempotency_ttl=current_app.config["IDEMPOTENCY_TTL"])
         if query["dry_run"]:
             return {"dry_run": True, "server": launch.dry_run(body)}, 200
-        created, replayed = launch.create_server(body, idempotency_key=_idempotency_key(query["Idempotency-Key"]))
-        status = 201
-        if query["wait"] and created["status"] != "ACTIVE":
-            created = launch.wait_for_server(created["id"], timeout=query["timeout"])
-            status = 201 if created["status"] == "ACTIVE" else 202
+        with CREATES_IN_FLIGHT.track_inprogress():
+            created, replayed = launch.create_server(body, idempotency_key=_idempotency_key(query["Idempotency-Key"]))
+            status = 201
+            if query["wait"] and created["status"] != "ACTIVE":
+                created = launch.wait_for_server(created["id"], timeout=query["timeout"])
+                status = 201 if created["status"] == "ACTIVE" else 202
         headers = {"Location": url_for("server_server", ref=created["id"])}
         if replayed:
             headers["Idempotent-Replayed"] = "true"

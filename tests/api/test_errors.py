@@ -93,6 +93,7 @@ def test_timeouts_are_504(client, cloud, exc):
     assert response.json == {
         "code": "upstream_timeout",
         "message": "OpenStack did not answer in time (connect timeout 5 s, read timeout 60 s).",
+        "request_id": response.headers["X-Request-Id"],
     }
 
 
@@ -223,5 +224,6 @@ def test_unexpected_failure_is_500_without_details(client, cloud, caplog):
     assert response.json == {
         "code": "internal_error",
         "message": "The gateway failed unexpectedly; the error is logged.",
+        "request_id": response.headers["X-Request-Id"],
     }
     assert "unexpected error on GET /api/v1/flavor" in caplog.text

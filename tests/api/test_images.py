@@ -112,7 +112,11 @@ def test_show_missing_image_is_404(client, cloud, ref):
     response = client.get(f"/api/v1/image/{ref}")
 
     assert response.status_code == 404
-    assert response.json == {"code": "not_found", "message": f"No image with the id or name '{ref}'."}
+    assert response.json == {
+        "code": "not_found",
+        "message": f"No image with the id or name '{ref}'.",
+        "request_id": response.headers["X-Request-Id"],
+    }
 
 
 def test_show_image_by_ambiguous_name_is_409_with_candidates(client, cloud):

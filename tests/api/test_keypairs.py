@@ -115,6 +115,7 @@ def test_show_missing_keypair_is_404_with_novas_text(client, cloud):
         "message": MISSING,
         "upstream_status": 404,
         "upstream_request_id": "req-upstream-1",
+        "request_id": response.headers["X-Request-Id"],
     }
 
 
@@ -184,6 +185,7 @@ def test_create_refused_by_nova_gives_novas_text(client, cloud, upstream_status,
         "message": text,
         "upstream_status": upstream_status,
         "upstream_request_id": "req-upstream-1",
+        "request_id": response.headers["X-Request-Id"],
     }
 
 

@@ -132,6 +132,7 @@ def test_action_on_a_missing_id_is_404_with_novas_text(client, cloud):
         "message": text,
         "upstream_status": 404,
         "upstream_request_id": "req-upstream-1",
+        "request_id": response.headers["X-Request-Id"],
     }
 
 
@@ -151,6 +152,7 @@ def test_action_in_the_wrong_state_is_409_with_the_current_state(client, cloud):
         "locked": False,
         "upstream_status": 409,
         "upstream_request_id": "req-upstream-1",
+        "request_id": response.headers["X-Request-Id"],
     }
     assert cloud.api_calls() == [f"POST {NOVA}{ACTION}", f"GET {NOVA}/servers/{SERVER_ID}"]
 
@@ -468,6 +470,7 @@ def test_console_log_when_the_guest_has_none_is_501(client, cloud):
         "message": "Nova has no console log for this server: Guest does not have a console available.",
         "upstream_status": 404,
         "upstream_request_id": "req-upstream-1",
+        "request_id": response.headers["X-Request-Id"],
     }
 
 
@@ -590,6 +593,7 @@ def test_console_when_the_cloud_has_none_is_501(client, cloud, answers, reasons)
         "message": f"This cloud offers no console for this server ({reasons})",
         "upstream_status": answers[-1][0],
         "upstream_request_id": "req-c",
+        "request_id": response.headers["X-Request-Id"],
     }
     assert sent_json(cloud) == [NOVNC, SERIAL]
 

@@ -340,6 +340,7 @@ def test_dry_run_over_quota_is_400_in_novas_words(client, cloud, names, free_nam
         "code": "quota_exceeded",
         "message": "Quota exceeded for cores, instances: Requested 1, 1, but already used 2, 2 of 2, 2 cores, "
         "instances",
+        "request_id": response.headers["X-Request-Id"],
     }
 
 

@@ -264,6 +264,7 @@ def test_create_over_quota_is_400_with_novas_text(client, cloud):
         "message": text,
         "upstream_status": 403,
         "upstream_request_id": "req-upstream-1",
+        "request_id": response.headers["X-Request-Id"],
     }
 
 

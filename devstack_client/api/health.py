@@ -1,0 +1,109 @@
+"""Probes for load balancers and orchestrators: ``/healthz`` (alive) and ``/readyz`` (able to serve)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import current_app
+from flask_restx import Namespace, Resource, fields
+
+from devstack_client import readiness
+from devstack_client.api.errors import describe
+from devstack_client.connection import cloud
+
+# path="/": restx treats an empty prefix as none and would use "/health".
+ns = Namespace("health", path="/", description="Probes (outside /api/v1): is the gateway alive, is it ready")
+
+# Each worker checks OpenStack at most once per this many seconds and answers
+# probes in between from its last result: cheap to poll, never stale for long.
+READY_TTL_SECONDS = 5.0
+
+alive = ns.model("Alive", {"status": fields.String(example="alive")})
+check = ns.model(
+    "ReadinessCheck",
+    {
+        "ok": fields.Boolean(example=True),
+        "code": fields.String(description="When failed: the error code the API answers with", example=None),
+        "message": fields.String(description="When failed: why", example=None),
+        "microversion": fields.String(description="compute: the pinned microversion", example="2.79"),
+        "max_microversion": fields.String(description="compute: the newest Nova offers", example="2.100"),
+    },
+)
+ready = ns.model(
+    "Readiness",
+    {
+        "ready": fields.Boolean(example=True),
+        "reason": fields.String(description="When not ready: the first failed check", example=None),
+        "checks": fields.Raw(
+            description="identity, compute, image, network → ReadinessCheck (the services only once the "
+            "identity works)",
+            example={
+                "identity": {"ok": True},
+                "compute": {"ok": True, "microversion": "2.79", "max_microversion": "2.100"},
+                "image": {"ok": True},
+                "network": {"ok": True},
+            },
+        ),
+        "checked_at": fields.String(
+            description=f"When this worker last checked (it checks at most every {READY_TTL_SECONDS:g} s)",
+            example="2026-11-26T20:41:07Z",
+        ),
+    },
+)
+
+
+@ns.route("/healthz")
+class Health(Resource):
+    @ns.response(200, "The process is alive (always; it checks nothing upstream)", alive)
+    def get(self):
+        """Tell that the process is alive."""
+        return {"status": "alive"}
+
+
+@ns.route("/readyz")
+class Ready(Resource):
+    @ns.response(200, "Ready: Keystone accepts the identity; compute, image and network answer", ready)
+    @ns.response(503, "Not ready: `reason` names the first failed check, `checks` has them all", ready)
+    def get(self):
+        """Tell whether the gateway can serve: checks Keystone, Nova (microversion), Glance and Neutron."""
+        body = _cached_readiness()
+        return body, 200 if body["ready"] else 503, {"Cache-Control": "no-store"}
+
+
+class _Cache:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.body: dict[str, Any] | None = None
+        self.at = 0.0
+
+
+def _cached_readiness() -> dict[str, Any]:
+    cache: _Cache = current_app.extensions.setdefault("readiness", _Cache())
+    # One check at a time per worker: a burst of probes waits for it rather
+    # than sending a burst upstream.
+    with cache.lock:
+        if cache.body is None or time.monotonic() - cache.at >= READY_TTL_SECONDS:
+            cache.body = _readiness()
+            cache.at = time.monotonic()
+        return cache.body
+
+
+def _readiness() -> dict[str, Any]:
+    checks: dict[str, dict[str, Any]] = {}
+    reason = None
+    for result in readiness.run(cloud()):
+        if result.error is None:
+            checks[result.name] = {"ok": True, **result.details}
+            continue
+        error = describe(result.error)
+        checks[result.name] = {"ok": False, "code": error.code, "message": error.message}
+        reason = reason or f"{result.name}: {error.message}"
+    return {
+        "ready": reason is None,
+        "reason": reason,
+        "checks": checks,
+        "checked_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }

@@ -1,0 +1,150 @@
+"""Every request gets an id (``X-Request-Id``), one log line and its metrics; ``/metrics`` serves them.
+
+The log line replaces gunicorn's access log: it also names the route, the
+request id and the upstream calls. It never holds a header, a body or a
+query string, so no token, password or key can reach the log.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Flask, Response, g, request
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from devstack_client import metrics, tracing
+
+access_log = logging.getLogger("devstack_client.access")
+
+REQUEST_ID_HEADER = "X-Request-Id"
+# Polled every few seconds by load balancers and Prometheus: their successes
+# are logged at DEBUG only, so they do not drown the calls that matter.
+PROBES = frozenset({"/healthz", "/readyz", "/metrics"})
+UNMATCHED = "<unmatched>"  # 404 and 405: one label, whatever the caller typed
+
+
+def init_app(app: Flask) -> None:
+    # Registered before any other hook, so that every later hook (and any
+    # error it raises) already has the request id.
+    app.before_request_funcs.setdefault(None, []).insert(0, _begin)
+    app.after_request(_finish)
+    app.teardown_request(_end)
+    app.add_url_rule("/metrics", "metrics", _scrape, methods=["GET"])
+
+
+def _scrape() -> Response:
+    return Response(metrics.exposition(), content_type=CONTENT_TYPE_LATEST)
+
+
+def _begin() -> None:
+    request_id = tracing.accept_request_id(request.headers.get(REQUEST_ID_HEADER))
+    g.trace, g.trace_token = tracing.begin(request_id)
+    g.started = time.perf_counter()
+
+
+def _finish(response: Response) -> Response:
+    trace: tracing.Trace | None = g.get("trace")
+    if trace is None:  # a hook registered before ours failed: still give the answer an id
+        trace = tracing.Trace(tracing.new_request_id())
+    response.headers[REQUEST_ID_HEADER] = trace.request_id
+    seconds = time.perf_counter() - g.get("started", time.perf_counter())
+    route = route_of_request()
+    metrics.request_answered(request.method, route, response.status_code, seconds)
+    quiet = route in PROBES and response.status_code < 400
+    access_log.log(
+        logging.DEBUG if quiet else logging.INFO,
+        "%s %s %s in %.1f ms, %d upstream calls",
+        request.method,
+        request.path,
+        response.status_code,
+        seconds * 1000,
+        trace.upstream_calls,
+        extra={
+            "fields": {
+                "request_id": trace.request_id,
+                "method": request.method,
+                "route": route,
+                "path": request.path,
+                "status": response.status_code,
+                "duration_ms": round(seconds * 1000, 1),
+                "upstream_calls": trace.upstream_calls,
+                "upstream_ms": round(trace.upstream_seconds * 1000, 1),
+                "error": trace.error_code,
+                "remote_addr": request.remote_addr,
+            }
+        },
+    )
+    return response
+
+
+def _end(_exc: BaseException | None) -> None:
+    token = g.pop("trace_token", None)
+    if token is not None:
+        tracing.end(token)
+
+
+def route_of_request() -> str:
+    """The URL rule that matched, without converters ("/api/v1/server/<ref>"): a bounded set of labels."""
+    rule = request.url_rule
+    if rule is None:
+        return UNMATCHED
+    return re.sub(r"<(?:[^<>:]+:)?([^<>]+)>", r"<\1>", rule.rule)
+
+
+# -- log formatting ---------------------------------------------------------------
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line; a line logged while a request runs carries its request id."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        entry.update(getattr(record, "fields", {}))
+        trace = tracing.current()
+        if trace is not None:
+            entry.setdefault("request_id", trace.request_id)
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    """For people: time, level, logger, message, and the request id when there is one."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        trace = tracing.current()
+        return f"{line} [{trace.request_id}]" if trace is not None else line
+
+
+def logging_config(settings: dict[str, Any]) -> dict[str, Any]:
+    """A logging.config.dictConfig for the process, gunicorn's own loggers included (its access log is off)."""
+    formatter = JsonFormatter if settings["LOG_FORMAT"] == "json" else TextFormatter
+    level = str(settings["LOG_LEVEL"]).upper()
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"gateway": {"()": f"{formatter.__module__}.{formatter.__qualname__}"}},
+        "handlers": {
+            "console": {"class": "logging.StreamHandler", "formatter": "gateway", "stream": "ext://sys.stderr"}
+        },
+        "root": {"level": level, "handlers": ["console"]},
+        "loggers": {
+            # Emptied of gunicorn's own handlers, so that they reach ours.
+            "gunicorn.error": {"level": level, "handlers": [], "propagate": True},
+            "gunicorn.access": {"level": "INFO", "handlers": [], "propagate": False},
+        },
+    }

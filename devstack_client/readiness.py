@@ -1,0 +1,112 @@
+"""Is the gateway ready to serve: does Keystone accept its identity, do compute, image and network answer?
+
+Each check makes one cheap live call (after the connection's one-time
+discovery): validating our own token, Nova's version document (which also
+says whether our pinned microversion is still offered), and a one-item list
+of images and of networks. A check raises what the API would raise, so the
+one error mapper names the failure.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from openstack import connection as os_connection
+from openstack import exceptions as os_exc
+
+from devstack_client.config import COMPUTE_MICROVERSION
+from devstack_client.connection import SERVICES, CloudConnection
+from devstack_client.errors import CredentialsMissing, Misconfigured
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Check:
+    name: str
+    error: Exception | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split("."))
+
+
+def check_identity(conn: os_connection.Connection) -> dict[str, Any]:
+    """Keystone still accepts our identity: validate our own token (a revoked one is replaced once)."""
+    for attempt in (1, 2):
+        token = conn.session.get_token()
+        response = conn.identity.get("/auth/tokens", headers={"X-Subject-Token": token}, raise_exc=False)
+        if response.status_code in (401, 404) and attempt == 1:
+            conn.session.invalidate()  # revoked or expired early: authenticate again
+            continue
+        os_exc.raise_from_response(response)
+        break
+    return {}
+
+
+def check_compute(conn: os_connection.Connection) -> dict[str, Any]:
+    """Nova answers, and still offers the microversion we pin."""
+    response = conn.compute.get("/", raise_exc=False)
+    os_exc.raise_from_response(response)
+    version = response.json().get("version") or {}
+    newest, oldest = version.get("version") or "2.0", version.get("min_version") or "2.1"
+    if not _version(oldest) <= _version(COMPUTE_MICROVERSION) <= _version(newest):
+        raise Misconfigured(
+            f"The compute service offers API microversions {oldest} to {newest}; the gateway needs "
+            f"{COMPUTE_MICROVERSION} (Nova from the Train release on)."
+        )
+    return {"microversion": COMPUTE_MICROVERSION, "max_microversion": newest}
+
+
+def check_listing(conn: os_connection.Connection, service_type: str) -> dict[str, Any]:
+    """Glance or Neutron answers a one-item list."""
+    path = {"image": "/images", "network": "/networks"}[service_type]
+    os_exc.raise_from_response(getattr(conn, service_type).get(path, params={"limit": 1}, raise_exc=False))
+    return {}
+
+
+def run(cloud: CloudConnection) -> list[Check]:
+    """Every check, in order; the services are checked only once the identity works."""
+    if cloud.identity.problem:
+        return [Check("identity", CredentialsMissing(cloud.identity.problem, cloud.identity.missing))]
+    try:
+        conn, scratch = cloud.get(), False
+    except Exception:
+        # The shared connection failed to start (its warm-up stops at the
+        # first failure): check step by step on a scratch one instead, so
+        # each failure is named by its own check.
+        conn, scratch = cloud.build(), True
+    try:
+        identity = _attempt("identity", lambda: check_identity(conn))
+        if identity.error is not None:
+            return [identity]
+        checks: dict[str, Callable[[], dict[str, Any]]] = {
+            "compute": lambda: check_compute(conn),
+            "image": lambda: check_listing(conn, "image"),
+            "network": lambda: check_listing(conn, "network"),
+        }
+        results = [identity]
+        for name in SERVICES:
+
+            def step(name: str = name) -> dict[str, Any]:
+                if scratch:  # the shared connection discovered every service when it started
+                    cloud.discover(conn, name)
+                return checks[name]()
+
+            results.append(_attempt(name, step))
+        return results
+    finally:
+        if scratch:
+            conn.session.session.close()  # its own pool of HTTP connections
+
+
+def _attempt(name: str, check: Callable[[], dict[str, Any]]) -> Check:
+    try:
+        return Check(name, details=check())
+    except Exception as exc:  # each is reported, by the same mapper as the API's errors
+        log.info("readiness: %s check failed: %s", name, type(exc).__name__)
+        return Check(name, error=exc)
