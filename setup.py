@@ -15,6 +15,7 @@ setup(
         "requests>=2.32,<3",
         "jsonschema>=4.20,<5",
         "gunicorn>=26,<27",
+        "cachetools>=5.3,<9",
     ],
     extras_require={
         "test": ["pytest>=9,<10", "pytest-cov>=7,<8", "requests-mock>=1.12,<2", "fixtures>=4,<5", "ruff>=0.17,<0.18"],

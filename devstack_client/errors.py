@@ -65,3 +65,17 @@ class BuildFailed(GatewayError):
         fault = server.get("fault") or {}
         super().__init__(f"Server {server['id']} went to ERROR: {fault.get('message') or 'no reason given'}")
         self.server = server
+
+
+class Unauthorized(GatewayError):
+    """The call carries no credentials, or a gateway API key we do not know."""
+
+
+class InvalidToken(GatewayError):
+    """The caller's Keystone token is invalid, expired, revoked or not accepted here."""
+
+
+class ForbiddenRole(GatewayError):
+    def __init__(self, role: str, method: str) -> None:
+        super().__init__(f"This API key has the role {role!r}, which may only read (GET); {method} needs 'operator'.")
+        self.role = role

@@ -6,9 +6,11 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
-from devstack_client.config import load
+from devstack_client.apikeys import new_key
+from devstack_client.config import bind_problem, load
 from devstack_client.main import gunicorn_options, main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,8 +27,45 @@ def test_gunicorn_options_outlast_the_worst_upstream_wait():
 def test_bad_setting_exits_2(monkeypatch, capsys):
     monkeypatch.setenv("PORT", "eighty")
 
-    assert main() == 2
+    assert main([]) == 2
     assert "PORT must be a number" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.10", "::", "gateway.example"])
+def test_an_exposed_bind_without_authentication_exits_2(monkeypatch, capsys, host):
+    monkeypatch.setenv("HOST", host)
+
+    assert main([]) == 2
+    error = capsys.readouterr().err
+    assert f"refusing to listen on {host}" in error
+    for setting in ("API_KEYS_FILE", "ALLOW_USER_TOKENS=true", "ALLOW_INSECURE_BIND=true"):
+        assert setting in error
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"HOST": "127.0.0.1"},
+        {"HOST": "127.0.0.2"},
+        {"HOST": "::1"},
+        {"HOST": "[::1]"},
+        {"HOST": "localhost"},
+        {"HOST": "0.0.0.0", "API_KEYS": new_key("reader")[1]},
+        {"HOST": "0.0.0.0", "ALLOW_USER_TOKENS": "true"},
+        {"HOST": "0.0.0.0", "REQUIRE_USER_TOKENS": "yes"},
+        {"HOST": "0.0.0.0", "ALLOW_INSECURE_BIND": "true"},
+        {"HOST": "0.0.0.0", "ALLOW_USER_TOKENS": True},
+    ],
+)
+def test_binds_that_are_allowed(settings):
+    assert bind_problem(load(settings, environ={})) is None
+
+
+def test_a_bad_boolean_exits_2(monkeypatch, capsys):
+    monkeypatch.setenv("ALLOW_USER_TOKENS", "maybe")
+
+    assert main([]) == 2
+    assert "ALLOW_USER_TOKENS must be true or false, not 'maybe'" in capsys.readouterr().err
 
 
 def free_port() -> int:
