@@ -1,15 +1,19 @@
-"""The one openstacksdk connection a worker process shares among its threads."""
+"""The openstacksdk connections of a worker process: the gateway's own, shared by its threads, and callers'."""
 
 from __future__ import annotations
 
 import logging
 import os
 import threading
+from http import cookiejar as http_cookiejar
 from typing import Any
 
 import requests
-from flask import Flask, current_app
+from flask import Flask, current_app, g
+from keystoneauth1 import access as ks_access
+from keystoneauth1 import plugin as ks_plugin
 from keystoneauth1 import session as ks_session
+from keystoneauth1.identity.access import AccessInfoPlugin
 from openstack import connection as os_connection
 from openstack import exceptions as os_exc
 
@@ -28,6 +32,9 @@ class CloudConnection:
     requests session must not cross a fork. Warmed up under a lock, because
     openstacksdk builds its service proxies without one and racing threads
     would each repeat version discovery.
+
+    Callers' own connections (``for_user``) share the process's HTTP pool and
+    version discovery with it, so a user costs no extra discovery calls.
     """
 
     def __init__(self, settings: dict[str, Any], identity: Identity) -> None:
@@ -36,6 +43,10 @@ class CloudConnection:
         self._lock = threading.Lock()
         self._conn: os_connection.Connection | None = None
         self._pid: int | None = None
+        self._pool_lock = threading.Lock()
+        self._http: requests.Session | None = None
+        self._http_pid: int | None = None
+        self._discovery: dict[str, Any] = {}
 
     def get(self) -> os_connection.Connection:
         conn = self._conn
@@ -47,26 +58,47 @@ class CloudConnection:
                 self._pid = os.getpid()
             return self._conn
 
-    def _connect(self) -> os_connection.Connection:
-        auth = self.identity.auth_plugin()
-        threads = int(self.settings["THREADS"])
-        http = requests.Session()
-        # One pooled connection per thread: requests' default pool of 10
-        # overflows (and reconnects) under more threads.
-        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=max(threads, 10))
-        http.mount("https://", adapter)
-        http.mount("http://", adapter)
+    def session(self, auth: ks_plugin.BaseAuthPlugin | None = None) -> ks_session.Session:
+        """A keystoneauth session over this process's one HTTP pool and discovery cache."""
         session = ks_session.Session(
             auth=auth,
-            session=http,
+            session=self._transport(),
             verify=self.identity.verify,
             app_name="devstack-client",
             app_version=__version__,
+            discovery_cache=self._discovery,
         )
         # openstacksdk sets no timeout at all; keystoneauth only takes one
         # number, but hands its value to requests, which takes (connect, read).
         session.timeout = (float(self.settings["CONNECT_TIMEOUT"]), float(self.settings["READ_TIMEOUT"]))
-        conn = os_connection.Connection(
+        return session
+
+    def for_user(self, access: ks_access.AccessInfo) -> os_connection.Connection:
+        """A connection acting as the user of a validated token, with the catalog it came with."""
+        conn = self._open(self.session(AccessInfoPlugin(access)))
+        # Built now, from the shared discovery cache (no upstream call once
+        # warm). The network proxy stays lazy: Neutron's /v2.0 is no version
+        # document keystoneauth can cache, so building it costs a call.
+        _check_compute(conn)
+        conn.image.get_endpoint_data()
+        return conn
+
+    def _transport(self) -> requests.Session:
+        with self._pool_lock:
+            if self._http is None or self._http_pid != os.getpid():
+                self._http = _http_pool(int(self.settings["THREADS"]))
+                self._discovery = {}
+                self._http_pid = os.getpid()
+            return self._http
+
+    def _connect(self) -> os_connection.Connection:
+        conn = self._open(self.session(self.identity.auth_plugin()))
+        self._warm_up(conn)
+        log.info("connected to OpenStack as %s", self.identity.describe())
+        return conn
+
+    def _open(self, session: ks_session.Session) -> os_connection.Connection:
+        return os_connection.Connection(
             session=session,
             region_name=self.identity.region_name,
             interface=self.identity.interface,
@@ -77,31 +109,47 @@ class CloudConnection:
             status_code_retries=0,
             image_status_code_retries=0,
         )
-        self._warm_up(conn)
-        log.info("connected to OpenStack as %s", self.identity.describe())
-        return conn
 
     @staticmethod
     def _warm_up(conn: os_connection.Connection) -> None:
         conn.session.get_token()
-        try:
-            # Building the proxy reads Nova's version document and checks
-            # that it offers our pinned microversion.
-            conn.compute.get_endpoint_data()
-        except os_exc.ConfigException as exc:
-            offered = str(exc).split(". ")[0]
-            raise Misconfigured(
-                f"The compute service cannot speak API microversion {COMPUTE_MICROVERSION}, which the "
-                f"gateway needs (Nova from the Train release on): {offered}."
-            ) from exc
+        _check_compute(conn)
         conn.image.get_endpoint_data()
         conn.network.get_endpoint_data()
+
+
+def _http_pool(threads: int) -> requests.Session:
+    http = requests.Session()
+    # One pooled connection per thread: requests' default pool of 10
+    # overflows (and reconnects) under more threads.
+    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=max(threads, 10))
+    http.mount("https://", adapter)
+    http.mount("http://", adapter)
+    # Callers share this session: a cookie one upstream answer sets must
+    # never ride along on another caller's request.
+    http.cookies.set_policy(http_cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+    return http
+
+
+def _check_compute(conn: os_connection.Connection) -> None:
+    try:
+        # Building the proxy reads Nova's version document and checks
+        # that it offers our pinned microversion.
+        conn.compute.get_endpoint_data()
+    except os_exc.ConfigException as exc:
+        offered = str(exc).split(". ")[0]
+        raise Misconfigured(
+            f"The compute service cannot speak API microversion {COMPUTE_MICROVERSION}, which the "
+            f"gateway needs (Nova from the Train release on): {offered}."
+        ) from exc
 
 
 def init_app(app: Flask) -> None:
     identity = resolve(app.config)
     app.extensions["openstack"] = CloudConnection(app.config, identity)
-    if identity.problem:
+    if app.config["REQUIRE_USER_TOKENS"]:
+        app.logger.info("every call acts as the Keystone user whose token it carries (REQUIRE_USER_TOKENS)")
+    elif identity.problem:
         app.logger.warning("credentials: %s; every API call will answer 403", identity.problem)
     else:
         app.logger.info(
@@ -116,4 +164,6 @@ def cloud() -> CloudConnection:
 
 
 def get_connection() -> os_connection.Connection:
-    return cloud().get()
+    """The connection this request acts through: its caller's own if it sent a token, else the gateway's."""
+    user = g.get("user")
+    return user.connection if user is not None else cloud().get()

@@ -68,6 +68,15 @@ def test_a_bad_boolean_exits_2(monkeypatch, capsys):
     assert "ALLOW_USER_TOKENS must be true or false, not 'maybe'" in capsys.readouterr().err
 
 
+def test_a_bad_key_file_exits_2(monkeypatch, capsys, tmp_path):
+    keys = tmp_path / "keys"
+    keys.write_text("not a key line\n")
+    monkeypatch.setenv("API_KEYS_FILE", str(keys))
+
+    assert main([]) == 2
+    assert f"API_KEYS_FILE {keys}, line 1: expected" in capsys.readouterr().err
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -6,14 +6,17 @@ from flask import Flask
 from flask_restx import Api
 
 from devstack_client import __version__
-from devstack_client.api import errors, flavors, images, networks, servers
+from devstack_client.api import auth, errors, flavors, images, networks, servers
 
 DESCRIPTION = """\
 Manage virtual machines in an OpenStack cloud through one small JSON API.
 
-**Every caller acts as the gateway's one configured OpenStack identity** (its
-user and project): whoever can reach this API can create and delete that
-project's servers.
+**Who may call, and as whom, is the gateway's configuration.** With API keys,
+every `/api/v1` call needs `Authorization: Bearer <key>` ("Authorize" below);
+a `reader` key may only read. With user tokens allowed, a caller may instead
+send its own Keystone token in `X-Auth-Token` and act as that user, in that
+user's project. Otherwise every caller acts as the gateway's one configured
+OpenStack identity (its user and project).
 
 Errors are JSON: `{"code": "...", "message": "..."}`, plus `upstream_status`
 and `upstream_request_id` when OpenStack answered.
@@ -36,7 +39,10 @@ def init_app(app: Flask) -> None:
         title="devstack-client",
         description=DESCRIPTION,
         doc="/",
+        authorizations=auth.AUTHORIZATIONS,
+        security=auth.SECURITY,
     )
+    auth.init_app(app)
     for module in (images, flavors, networks, servers):
         api.add_namespace(module.ns, path=f"/api/v1/{module.ns.name}")
     app.register_error_handler(Exception, errors.handle)
