@@ -11,9 +11,19 @@ import requests
 
 from devstack_client.apikeys import new_key
 from devstack_client.config import bind_problem, load
-from devstack_client.main import gunicorn_options, main
+from devstack_client.main import Server, gunicorn_options, main
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def never_serve_inside_pytest(monkeypatch):
+    """A main() that fails to refuse would otherwise serve forever inside the test run."""
+
+    def serve(self):
+        raise AssertionError("main() started serving")
+
+    monkeypatch.setattr(Server, "run", serve)
 
 
 def test_gunicorn_options_outlast_the_worst_upstream_wait():
