@@ -76,11 +76,11 @@ class CloudConnection:
     def for_user(self, access: ks_access.AccessInfo) -> os_connection.Connection:
         """A connection acting as the user of a validated token, with the catalog it came with."""
         conn = self._open(self.session(AccessInfoPlugin(access)))
-        # Built now, from the shared discovery cache (no upstream call once
-        # warm). The network proxy stays lazy: Neutron's /v2.0 is no version
-        # document keystoneauth can cache, so building it costs a call.
+        # The proxies are built now, before the connection is shared among
+        # the user's concurrent calls; from the shared discovery cache, so
+        # without an upstream call once the process is warm.
         _check_compute(conn)
-        conn.image.get_endpoint_data()
+        _ = conn.image, conn.network
         return conn
 
     def _transport(self) -> requests.Session:

@@ -9,8 +9,8 @@ from keystoneauth1 import fixture as ks_fixture
 
 from devstack_client import create_app
 from devstack_client.apikeys import new_key
-from tests.conftest import CREDENTIALS, GLANCE, KEYSTONE, NOVA
-from tests.fakes import make_fake_flavor
+from tests.conftest import CREDENTIALS, GLANCE, KEYSTONE, NEUTRON, NOVA
+from tests.fakes import make_fake_flavor, make_fake_network
 
 ALICE = "gAAAAABalice-token-0123456789"
 BOB = "gAAAAABbob-token-9876543210"
@@ -89,13 +89,16 @@ def test_a_warm_user_call_costs_what_a_service_call_costs(users, cloud, flavors)
 
 
 def test_another_user_shares_the_discovery_and_the_pool(users, cloud, flavors):
+    cloud.neutron("GET", "/networks", body={"networks": [make_fake_network()]})
     client = gateway().test_client()
     client.get("/api/v1/flavor", headers=as_user(ALICE))
     before = len(cloud.history)
 
     assert client.get("/api/v1/flavor", headers=as_user(BOB)).status_code == 200
+    assert client.get("/api/v1/network", headers=as_user(BOB)).status_code == 200
 
-    assert cloud.sent()[before:] == [VALIDATE, FLAVORS]  # no version discovery again
+    # No version discovery again, for any service.
+    assert cloud.sent()[before:] == [VALIDATE, FLAVORS, f"GET {NEUTRON}/v2.0/networks?limit=101"]
     assert cloud.history[-1].headers["X-Auth-Token"] == BOB
 
 
