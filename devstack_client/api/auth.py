@@ -64,7 +64,8 @@ def init_app(app: Flask) -> None:
 
 def authenticate() -> None:
     """Refuse the request, or record who makes it (``g.caller``, and ``g.user`` for a token)."""
-    if not request.path.startswith("/api/") or request.method == "OPTIONS":
+    rule = request.url_rule.rule if request.url_rule else ""
+    if not (request.path.startswith("/api/") or rule.startswith("/api/")) or request.method == "OPTIONS":
         # OPTIONS reaches no upstream, and browsers send CORS preflights without credentials.
         return
     settings = current_app.config

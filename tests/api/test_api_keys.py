@@ -58,6 +58,14 @@ def test_unknown_urls_under_the_api_are_401_too(keyed):
     assert keyed.get("/api/v1/nothing-here").status_code == 401
 
 
+@pytest.mark.parametrize(
+    "path", ["/api//v1/flavor", "/%61pi/v1/flavor", "/api/v1/./flavor", "/x/../api/v1/flavor", "/API/v1/flavor"]
+)
+def test_odd_spellings_of_an_api_url_get_no_further_without_a_key(keyed, cloud, flavors, path):
+    assert keyed.get(path).status_code in (401, 404)
+    assert cloud.history == []
+
+
 @pytest.mark.parametrize("key", [READER, OPERATOR], ids=["reader", "operator"])
 def test_any_key_may_read(keyed, cloud, flavors, key):
     response = keyed.get("/api/v1/flavor", headers=bearer(key))
