@@ -77,7 +77,11 @@ def authenticate() -> None:
         log.info("refused %s %s: key %r is a %s", request.method, request.path, key.label, key.role)
         raise ForbiddenRole(key.role, request.method)
     if token is not None:
-        g.user = current_app.extensions["user_tokens"].get(token)
+        try:
+            g.user = current_app.extensions["user_tokens"].get(token)
+        except InvalidToken:
+            log.info("refused %s %s from %s: token not accepted", request.method, request.path, request.remote_addr)
+            raise
         g.caller = Caller("user", g.user.describe(), key.role if key else None)
     elif settings["REQUIRE_USER_TOKENS"] or (key is None and authentication_enabled(settings)):
         raise Unauthorized(_what_to_send(settings))

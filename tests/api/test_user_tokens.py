@@ -119,6 +119,7 @@ def test_an_invalid_token_is_401_and_never_echoed(cloud, flavors, keystone_statu
     assert first.headers["WWW-Authenticate"] == CHALLENGE
     assert cloud.sent() == [VALIDATE, VALIDATE]  # a refusal is not cached; nothing else is sent
     assert "gAAAAABforged" not in first.get_data(as_text=True)
+    assert "refused GET /api/v1/flavor from 127.0.0.1: token not accepted" in caplog.text
     assert "gAAAAABforged" not in caplog.text
 
 
