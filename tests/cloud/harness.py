@@ -1,0 +1,368 @@
+"""The `cloud` tests' machinery: the test cloud's description, the gateway as a process, access logs.
+
+Used by conftest.py (fixtures) and the test modules. See conftest.py for how the pieces are used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+STATE_DIR = Path(os.environ.get("DEVSTACK_CLOUD_DIR") or "/tmp/devstack-client-cloud")
+REQUIRE_CLOUD = os.environ.get("DEVSTACK_CLIENT_REQUIRE_CLOUD") == "1"
+SERVICE_SH = HERE / "service.sh"
+
+# Every server these tests create is named PREFIX + RUN + "-..."; leftovers named PREFIX* are swept at start.
+PREFIX = "dcgt-"
+RUN = uuid.uuid4().hex[:6]
+TESTS_USER_AGENT = "devstack-client-cloud-tests"
+
+# The gateway's own settings: never inherited from the developer's environment (nor OS_*, OS_CLOUD).
+GATEWAY_SETTINGS = {
+    "AUTH_URL",
+    "USERNAME",
+    "PASSWORD",
+    "PROJECT_ID",
+    "USER_DOMAIN_NAME",
+    "REGION_NAME",
+    "INTERFACE",
+    "APP_SECRET_KEY",
+    "HOST",
+    "PORT",
+    "WORKERS",
+    "THREADS",
+    "CONNECT_TIMEOUT",
+    "READ_TIMEOUT",
+    "LOG_LEVEL",
+}
+
+ACTIVE_TIMEOUT = 120  # s, a boot to ACTIVE (a first boot after the cloud started takes ~15 s, later ones ~3 s)
+DELETE_TIMEOUT = 60  # s, a delete until the server is gone
+LEFTOVER_AGE = 600  # s: a test server older than this belongs to no run still going on
+
+# ------------------------------------------------------------------------------------------------- the cloud
+
+
+def no_cloud(reason: str) -> None:
+    reason = f"no cloud running: run bash tests/cloud/up.sh ({reason})"
+    if REQUIRE_CLOUD:
+        pytest.fail(reason + "; DEVSTACK_CLIENT_REQUIRE_CLOUD=1 makes this an error", pytrace=False)
+    pytest.skip(reason)
+
+
+class Cloud:
+    """What cloud.json says about the test cloud."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+        self.auth_url: str = data["auth_url"]
+        self.endpoints: dict[str, str] = data["endpoints"]
+        self.users: dict[str, dict[str, str]] = data["users"]
+        self.image: dict[str, Any] = data["image"]
+        self.flavors: dict[str, dict[str, Any]] = data["flavors"]
+        self.flavor: dict[str, Any] = data["flavor"]
+        self.networks: dict[str, dict[str, Any]] = data["networks"]
+        self.state_dir = Path(data["state_dir"])
+
+    def credentials(self, user: str) -> dict[str, str]:
+        """The gateway's variables for this user."""
+        u = self.users[user]
+        return {
+            "AUTH_URL": self.auth_url,
+            "USERNAME": u["username"],
+            "PASSWORD": u["password"],
+            "PROJECT_ID": u["project_id"],
+            "USER_DOMAIN_NAME": u["user_domain_name"],
+        }
+
+    def access_log(self, service: str) -> AccessLog:
+        return AccessLog(Path(self.data["access_logs"][service]))
+
+
+class Upstream:
+    """Plain HTTP to the cloud as one user, to learn what the cloud itself reports."""
+
+    def __init__(self, cloud: Cloud, user: str) -> None:
+        self.cloud = cloud
+        self.http = requests.Session()
+        self.http.headers["User-Agent"] = TESTS_USER_AGENT
+        u = cloud.users[user]
+        body = {
+            "auth": {
+                "identity": {
+                    "methods": ["password"],
+                    "password": {
+                        "user": {
+                            "name": u["username"],
+                            "domain": {"name": u["user_domain_name"]},
+                            "password": u["password"],
+                        }
+                    },
+                },
+                "scope": {"project": {"id": u["project_id"]}},
+            }
+        }
+        with self.http.post(cloud.auth_url + "/auth/tokens", json=body, timeout=30) as resp:
+            resp.raise_for_status()
+            self.http.headers["X-Auth-Token"] = resp.headers["X-Subject-Token"]
+        # the microversion the gateway speaks: flavor embedded in servers (2.47+), integer swap (2.75+)
+        self.http.headers["OpenStack-API-Version"] = "compute 2.79"
+
+    def request(self, service: str, method: str, path: str, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("timeout", 60)
+        return self.http.request(method, self.cloud.endpoints[service] + path, **kwargs)
+
+    def get(self, service: str, path: str, **params: Any) -> Any:
+        resp = self.request(service, "GET", path, params=params or None)
+        resp.raise_for_status()
+        return resp.json()
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def delete_servers(client: Upstream, min_age: float = 0, all_projects: bool = False) -> None:
+    """Delete the servers named PREFIX* (created at least `min_age` seconds ago) that `client` sees; wait."""
+
+    def leftovers() -> list[dict[str, Any]]:
+        params = {"name": "^" + PREFIX, **({"all_tenants": "1"} if all_projects else {})}
+        now = datetime.now(UTC)
+        return [
+            s
+            for s in client.get("compute", "/servers/detail", **params)["servers"]
+            if (now - datetime.fromisoformat(s["created"].replace("Z", "+00:00"))).total_seconds() >= min_age
+        ]
+
+    servers = leftovers()
+    for server in servers:
+        client.request("compute", "DELETE", f"/servers/{server['id']}").close()
+    deadline = time.monotonic() + DELETE_TIMEOUT
+    while servers and time.monotonic() < deadline:
+        time.sleep(1)
+        servers = leftovers()
+    assert not servers, f"could not delete leftover test servers: {[(s['id'], s['name']) for s in servers]}"
+
+
+# --------------------------------------------------------------------------------------------- access logs
+
+# combined log format + duration + the token's project + the user asking Keystone for a token
+# (tests/cloud/lib.sh ACCESS_LOG_FORMAT)
+_LOG_LINE = re.compile(
+    r'^\S+ \S+ \S+ \[[^\]]*\] "(?P<method>[A-Z]+) (?P<target>\S+)[^"]*" (?P<status>\d{3}) \S+ "[^"]*" "(?P<ua>[^"]*)"'
+    r"(?: \S+ms project=(?P<project>\S+))?(?: user=(?P<user>\S+))?"
+)
+
+
+@dataclass(frozen=True)
+class Hit:
+    method: str
+    target: str  # path and query
+    status: int
+    user_agent: str
+    project: str | None  # project id of the request's token ("-": none)
+    auth_user: str | None  # Keystone's POST /v3/auth/tokens: the user name authenticating ("-": other requests)
+
+    @property
+    def path(self) -> str:
+        return self.target.split("?", 1)[0]
+
+
+class AccessLog:
+    """One service's gunicorn access log, read from an offset (mark) on."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def mark(self) -> int:
+        return self.path.stat().st_size if self.path.exists() else 0
+
+    def since(self, offset: int) -> list[Hit]:
+        with open(self.path, "rb") as f:
+            f.seek(offset)
+            data = f.read()
+        hits = []
+        for line in data.decode("utf-8", "replace").splitlines():
+            m = _LOG_LINE.match(line)
+            if m:
+                hits.append(Hit(m["method"], m["target"], int(m["status"]), m["ua"], m["project"], m["user"]))
+        return hits
+
+
+# ------------------------------------------------------------------------------------------------ gateway
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def gateway_environment(settings: dict[str, str]) -> dict[str, str]:
+    """The process environment without OS_*, OS_CLOUD or gateway settings, plus `settings`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OS_") and k not in GATEWAY_SETTINGS}
+    env.update(settings)
+    return env
+
+
+class Gateway:
+    """`python devstack_client/main.py` as a subprocess on a free port, and a requests session to it."""
+
+    def __init__(self, settings: dict[str, str], log_path: Path) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        env = gateway_environment({**settings, "HOST": "127.0.0.1", "PORT": str(self.port)})
+        self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [sys.executable, "devstack_client/main.py"],
+            cwd=REPO,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: stop() signals the workers too
+        )
+        self.http = requests.Session()
+        self._wait_until_serving(timeout=60)
+
+    def _wait_until_serving(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                log = self.log_tail()
+                self.stop()
+                pytest.fail(f"gateway exited with {self.proc.returncode} at start:\n{log}", pytrace=False)
+            try:
+                with self.http.get(self.base + "/swagger.json", timeout=2):
+                    return  # any HTTP answer: it is serving
+            except requests.ConnectionError:
+                pass
+            if time.monotonic() > deadline:
+                log = self.log_tail()
+                self.stop()
+                pytest.fail(f"gateway did not answer within {timeout}s:\n{log}", pytrace=False)
+            time.sleep(0.2)
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("timeout", 90)
+        return self.http.request(method, self.base + path, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("POST", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("DELETE", path, **kwargs)
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+        self.http.close()
+        self._log.close()
+
+
+# ------------------------------------------------------------------------------------------------ servers
+
+
+def same_time(a: str | None, b: str | None) -> bool:
+    """Two ISO 8601 timestamps denote the same instant."""
+    if a is None or b is None:
+        return a == b
+    return datetime.fromisoformat(a.replace("Z", "+00:00")) == datetime.fromisoformat(b.replace("Z", "+00:00"))
+
+
+def server_name(label: str) -> str:
+    return f"{PREFIX}{RUN}-{label}"
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 1.0) -> Any:
+    """Poll until predicate() returns something else than None, at most `timeout` seconds; return it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value is not None:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what}", pytrace=False)
+        time.sleep(interval)
+
+
+def wait_active(gw: Gateway, server_id: str, timeout: float = ACTIVE_TIMEOUT) -> dict[str, Any]:
+    def active() -> dict[str, Any] | None:
+        resp = gw.get(f"/api/v1/server/{server_id}")
+        assert resp.status_code == 200, resp.text
+        body = resp.json()
+        assert body["status"] in ("BUILD", "ACTIVE"), body
+        return body if body["status"] == "ACTIVE" else None
+
+    return wait_for(active, timeout, f"server {server_id} to become ACTIVE")
+
+
+def wait_gone(gw: Gateway, server_id: str, timeout: float = DELETE_TIMEOUT) -> requests.Response:
+    def gone() -> requests.Response | None:
+        resp = gw.get(f"/api/v1/server/{server_id}")
+        assert resp.status_code in (200, 404), resp.text
+        return resp if resp.status_code == 404 else None
+
+    return wait_for(gone, timeout, f"server {server_id} to disappear")
+
+
+class Servers:
+    """Servers a test created through a gateway; deleted (and awaited) at the end of the test."""
+
+    def __init__(self) -> None:
+        self.created: list[tuple[Gateway, str]] = []
+
+    def create(self, gw: Gateway, cloud: Cloud, label: str, network: str = "demo", **overrides: str):
+        body = {
+            "name": server_name(label),
+            "image_id": cloud.image["id"],
+            "flavor_id": cloud.flavor["id"],
+            "network_id": cloud.networks[network]["id"],
+            **overrides,
+        }
+        resp = gw.post("/api/v1/server", json=body)
+        if resp.status_code == 201:
+            self.created.append((gw, resp.json()["id"]))
+        return resp
+
+    def cleanup(self) -> None:
+        pending = []
+        for gw, server_id in self.created:
+            resp = gw.delete(f"/api/v1/server/{server_id}")
+            if resp.status_code == 204:
+                pending.append((gw, server_id))
+        for gw, server_id in pending:
+            wait_gone(gw, server_id)
