@@ -93,6 +93,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def test_the_documented_command_refuses_an_exposed_bind():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
+    env.update(HOST="0.0.0.0", PORT=str(free_port()), APP_SECRET_KEY="x")
+
+    done = subprocess.run(
+        [sys.executable, "devstack_client/main.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+
+    assert done.returncode == 2
+    assert "devstack-client: refusing to listen on 0.0.0.0" in done.stderr
+
+
 def test_the_documented_command_serves_the_swagger_ui(tmp_path):
     port = free_port()
     log = (tmp_path / "server.log").open("w")
