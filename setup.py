@@ -17,6 +17,7 @@ setup(
         "gunicorn>=27.0.1,<28",
         "prometheus-client>=0.26,<0.27",
         "flask-cors>=6.0.5,<7",
+        "cachetools>=5.3,<9",
     ],
     extras_require={
         "test": [

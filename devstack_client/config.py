@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
@@ -50,6 +51,36 @@ SETTINGS: tuple[Setting, ...] = (
         None,
         "Where gunicorn's workers share their `/metrics` counts; a fresh temporary directory when unset.",
     ),
+    Setting(
+        "API_KEYS_FILE",
+        None,
+        "File of hashed gateway API keys, one `sha256:<hex> <role> [label]` a line, role `reader` or `operator` "
+        "(`devstack-client hash-key` makes them); with keys, every call needs `Authorization: Bearer <key>`.",
+    ),
+    Setting("API_KEYS", None, "More such key lines, separated by commas or newlines."),
+    Setting(
+        "ALLOW_USER_TOKENS",
+        "false",
+        "`true`: a caller may send its own Keystone token in `X-Auth-Token` and act as that user, in its project.",
+    ),
+    Setting(
+        "REQUIRE_USER_TOKENS",
+        "false",
+        "`true`: every call must carry a Keystone token; none acts as the gateway's own identity "
+        "(implies `ALLOW_USER_TOKENS`).",
+    ),
+    Setting(
+        "TOKEN_CACHE_TTL",
+        "300",
+        "Seconds a validated user token is trusted before Keystone is asked again (never past its expiry).",
+    ),
+    Setting("TOKEN_CACHE_SIZE", "1000", "User tokens (with their connections) each worker keeps validated."),
+    Setting(
+        "ALLOW_INSECURE_BIND",
+        "false",
+        "`true`: listen on a non-loopback `HOST` with neither API keys nor user tokens "
+        "(only behind a proxy that authenticates).",
+    ),
 )
 
 # The longest a create with ?wait=true holds its request (gunicorn's worker
@@ -57,8 +88,10 @@ SETTINGS: tuple[Setting, ...] = (
 MAX_WAIT_SECONDS = 300
 
 _DEFAULTS = {s.name: s.default for s in SETTINGS}
-_INTS = {"PORT", "WORKERS", "THREADS"}
-_FLOATS = {"CONNECT_TIMEOUT", "READ_TIMEOUT", "IDEMPOTENCY_TTL"}
+_INTS = {"PORT", "WORKERS", "THREADS", "TOKEN_CACHE_SIZE"}
+_FLOATS = {"CONNECT_TIMEOUT", "READ_TIMEOUT", "IDEMPOTENCY_TTL", "TOKEN_CACHE_TTL"}
+_BOOLS = {"ALLOW_USER_TOKENS", "REQUIRE_USER_TOKENS", "ALLOW_INSECURE_BIND"}
+_TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off", ""}
 
 
 class ConfigError(ValueError):
@@ -82,6 +115,10 @@ def load(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] 
     if values["LOG_FORMAT"] not in ("json", "text"):
         raise ConfigError(f"LOG_FORMAT must be json or text, not {values['LOG_FORMAT']!r}")
     values["CORS_ORIGINS"] = _origins(values["CORS_ORIGINS"])
+    for name in _BOOLS:
+        values[name] = _boolean(name, values[name])
+    # Requiring user tokens without accepting them would refuse every call.
+    values["ALLOW_USER_TOKENS"] = values["ALLOW_USER_TOKENS"] or values["REQUIRE_USER_TOKENS"]
     values["SECRET_KEY_GENERATED"] = not values.get("APP_SECRET_KEY")
     if values["SECRET_KEY_GENERATED"]:
         values["APP_SECRET_KEY"] = secrets.token_hex(32)
@@ -92,3 +129,36 @@ def _origins(value: str | list[str] | None) -> list[str]:
     if isinstance(value, list):
         return value
     return [origin.strip().rstrip("/") for origin in (value or "").split(",") if origin.strip()]
+
+
+def _boolean(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE | _FALSE:
+        return text in _TRUE
+    raise ConfigError(f"{name} must be true or false, not {value!r}")
+
+
+def authentication_enabled(values: Mapping[str, Any]) -> bool:
+    """Whether callers must identify themselves (with an API key or their own Keystone token)."""
+    return bool(values.get("API_KEYS_FILE") or values.get("API_KEYS") or values.get("ALLOW_USER_TOKENS"))
+
+
+def bind_problem(values: Mapping[str, Any]) -> str | None:
+    """Why the gateway must not listen where HOST says, or None."""
+    host = str(values["HOST"]).strip("[]")
+    if host == "localhost" or _is_loopback(host) or authentication_enabled(values) or values["ALLOW_INSECURE_BIND"]:
+        return None
+    return (
+        f"refusing to listen on {host}: every caller would act as the gateway's OpenStack identity. "
+        "Configure API keys (API_KEYS_FILE or API_KEYS, see `devstack-client hash-key`) or user tokens "
+        "(ALLOW_USER_TOKENS=true), or set ALLOW_INSECURE_BIND=true if a proxy in front authenticates callers."
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: only "localhost" is known to stay local
+        return False

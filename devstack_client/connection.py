@@ -1,15 +1,20 @@
-"""The one openstacksdk connection a worker process shares among its threads."""
+"""The openstacksdk connections of a worker process: the gateway's own, shared by its threads, and callers'."""
 
 from __future__ import annotations
 
 import logging
 import os
 import threading
+from http import cookiejar as http_cookiejar
 from typing import Any
 
 import requests
-from flask import Flask, current_app
+from flask import Flask, current_app, g
+from keystoneauth1 import access as ks_access
 from keystoneauth1 import exceptions as ks_exc
+from keystoneauth1 import plugin as ks_plugin
+from keystoneauth1 import session as ks_session
+from keystoneauth1.identity.access import AccessInfoPlugin
 from openstack import connection as os_connection
 from openstack import exceptions as os_exc
 
@@ -31,6 +36,9 @@ class CloudConnection:
     requests session must not cross a fork. Warmed up under a lock, because
     openstacksdk builds its service proxies without one and racing threads
     would each repeat version discovery.
+
+    Callers' own connections (``for_user``) share the process's HTTP pool and
+    version discovery with it, so a user costs no extra discovery calls.
     """
 
     def __init__(self, settings: dict[str, Any], identity: Identity) -> None:
@@ -39,6 +47,10 @@ class CloudConnection:
         self._lock = threading.Lock()
         self._conn: os_connection.Connection | None = None
         self._pid: int | None = None
+        self._pool_lock = threading.Lock()
+        self._http: requests.Session | None = None
+        self._http_pid: int | None = None
+        self._discovery: dict[str, Any] = {}
 
     def get(self) -> os_connection.Connection:
         conn = self._conn
@@ -50,33 +62,54 @@ class CloudConnection:
                 self._pid = os.getpid()
             return self._conn
 
+    def session(self, auth: ks_plugin.BaseAuthPlugin | None = None) -> ks_session.Session:
+        """A keystoneauth session over this process's one HTTP pool and discovery cache.
+
+        It tags every upstream call with the request's id, and counts and times it.
+        """
+        session = TracingSession(
+            auth=auth,
+            session=self._transport(),
+            verify=self.identity.verify,
+            app_name="devstack-client",
+            app_version=__version__,
+            discovery_cache=self._discovery,
+        )
+        # openstacksdk sets no timeout at all; keystoneauth only takes one
+        # number, but hands its value to requests, which takes (connect, read).
+        session.timeout = (float(self.settings["CONNECT_TIMEOUT"]), float(self.settings["READ_TIMEOUT"]))
+        return session
+
+    def for_user(self, access: ks_access.AccessInfo) -> os_connection.Connection:
+        """A connection acting as the user of a validated token, with the catalog it came with."""
+        conn = self._open(self.session(AccessInfoPlugin(access)))
+        # The proxies are built now, before the connection is shared among
+        # the user's concurrent calls; from the shared discovery cache, so
+        # without an upstream call once the process is warm. (Neutron's
+        # proxy reads no version document: touching it is enough.)
+        self.discover(conn, "compute")
+        _ = conn.image, conn.network
+        return conn
+
+    def _transport(self) -> requests.Session:
+        with self._pool_lock:
+            if self._http is None or self._http_pid != os.getpid():
+                self._http = _http_pool(int(self.settings["THREADS"]))
+                self._discovery = {}
+                self._http_pid = os.getpid()
+            return self._http
+
+    def build(self) -> os_connection.Connection:
+        """A new connection as the gateway's identity, not yet authenticated (no upstream call)."""
+        return self._open(self.session(self.identity.auth_plugin()))
+
     def _connect(self) -> os_connection.Connection:
         conn = self.build()
         self._warm_up(conn)
         log.info("connected to OpenStack as %s", self.identity.describe())
         return conn
 
-    def build(self) -> os_connection.Connection:
-        """A new connection, not yet authenticated (no upstream call)."""
-        auth = self.identity.auth_plugin()
-        threads = int(self.settings["THREADS"])
-        http = requests.Session()
-        # One pooled connection per thread: requests' default pool of 10
-        # overflows (and reconnects) under more threads.
-        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=max(threads, 10))
-        http.mount("https://", adapter)
-        http.mount("http://", adapter)
-        # Tags every upstream call with the request's id, counts and times it.
-        session = TracingSession(
-            auth=auth,
-            session=http,
-            verify=self.identity.verify,
-            app_name="devstack-client",
-            app_version=__version__,
-        )
-        # openstacksdk sets no timeout at all; keystoneauth only takes one
-        # number, but hands its value to requests, which takes (connect, read).
-        session.timeout = (float(self.settings["CONNECT_TIMEOUT"]), float(self.settings["READ_TIMEOUT"]))
+    def _open(self, session: ks_session.Session) -> os_connection.Connection:
         return os_connection.Connection(
             session=session,
             region_name=self.identity.region_name,
@@ -117,10 +150,25 @@ class CloudConnection:
             ) from exc
 
 
+def _http_pool(threads: int) -> requests.Session:
+    http = requests.Session()
+    # One pooled connection per thread: requests' default pool of 10
+    # overflows (and reconnects) under more threads.
+    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=max(threads, 10))
+    http.mount("https://", adapter)
+    http.mount("http://", adapter)
+    # Callers share this session: a cookie one upstream answer sets must
+    # never ride along on another caller's request.
+    http.cookies.set_policy(http_cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+    return http
+
+
 def init_app(app: Flask) -> None:
     identity = resolve(app.config)
     app.extensions["openstack"] = CloudConnection(app.config, identity)
-    if identity.problem:
+    if app.config["REQUIRE_USER_TOKENS"]:
+        app.logger.info("every call acts as the Keystone user whose token it carries (REQUIRE_USER_TOKENS)")
+    elif identity.problem:
         app.logger.warning("credentials: %s; every API call will answer 403", identity.problem)
     else:
         app.logger.info(
@@ -135,4 +183,6 @@ def cloud() -> CloudConnection:
 
 
 def get_connection() -> os_connection.Connection:
-    return cloud().get()
+    """The connection this request acts through: its caller's own if it sent a token, else the gateway's."""
+    user = g.get("user")
+    return user.connection if user is not None else cloud().get()

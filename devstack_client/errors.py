@@ -108,3 +108,17 @@ class ConsoleUnavailable(GatewayError):
         super().__init__(message)
         self.upstream_status = upstream_status
         self.upstream_request_id = upstream_request_id
+
+
+class Unauthorized(GatewayError):
+    """The call carries no credentials, or a gateway API key we do not know."""
+
+
+class InvalidToken(GatewayError):
+    """The caller's Keystone token is invalid, expired, revoked or not accepted here."""
+
+
+class ForbiddenRole(GatewayError):
+    def __init__(self, role: str, method: str) -> None:
+        super().__init__(f"This API key has the role {role!r}, which may only read (GET); {method} needs 'operator'.")
+        self.role = role

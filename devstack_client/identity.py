@@ -39,6 +39,11 @@ class Identity:
     def describe(self) -> str:
         return f"user {self.username!r} at Keystone {self.auth_url}"
 
+    @property
+    def keystone_url(self) -> str | None:
+        """Keystone's v3 API: where callers' own tokens are validated."""
+        return _v3(self.auth_url) if self.auth_url else None
+
     def auth_plugin(self) -> ks_plugin.BaseAuthPlugin:
         """Return a keystoneauth plugin, or raise CredentialsMissing."""
         if self.problem:

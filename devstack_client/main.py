@@ -28,7 +28,8 @@ from typing import Any
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
-from devstack_client.config import MAX_WAIT_SECONDS, ConfigError, load
+from devstack_client import apikeys
+from devstack_client.config import MAX_WAIT_SECONDS, ConfigError, bind_problem, load
 
 # Nothing here imports prometheus-client at module level: it picks its
 # multiprocess mode when first imported, after main() has set the directory.
@@ -93,11 +94,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     spec = commands.add_parser("openapi", help="write the Swagger 2.0 spec (sorted, stable) to FILE or stdout")
     spec.add_argument("file", nargs="?", default="-", metavar="FILE", help="where to write it (default: stdout)")
+    hash_key = commands.add_parser("hash-key", help="print a new random API key and its line for API_KEYS_FILE")
+    hash_key.add_argument("role", nargs="?", choices=apikeys.ROLES, default="reader")
+    hash_key.add_argument("label", nargs="?", default="", help="a name for the key's holder, for you")
     return parser.parse_args(argv)
+
+
+def print_new_key(role: str, label: str) -> int:
+    key, line = apikeys.new_key(role, label)
+    print(f"# The key, for the caller (shown once, stored nowhere; send it as `Authorization: Bearer <key>`):\n{key}")
+    print(f"# Its line, for API_KEYS_FILE or API_KEYS:\n{line}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.command == "hash-key":
+        return print_new_key(args.role, " ".join(args.label.split()))
     try:
         settings = load()
     except ConfigError as exc:
@@ -108,6 +121,10 @@ def main(argv: list[str] | None = None) -> int:
 
         write(args.file)
         return 0
+    problem = bind_problem(settings)
+    if problem:
+        print(f"devstack-client: {problem}", file=sys.stderr)
+        return 2
     remove_dir = None
     if not args.dev:
         directory, ours = metrics_directory(settings)
@@ -117,7 +134,11 @@ def main(argv: list[str] | None = None) -> int:
     from devstack_client import create_app, observe
 
     logging.config.dictConfig(observe.logging_config(settings))
-    app = create_app()
+    try:
+        app = create_app()
+    except ConfigError as exc:  # e.g. an unreadable API_KEYS_FILE
+        print(f"devstack-client: {exc}", file=sys.stderr)
+        return 2
     if args.dev:
         # No debugger: it would run code for anyone who can reach the port.
         app.run(host=settings["HOST"], port=settings["PORT"], use_reloader=True, use_debugger=False, threaded=True)

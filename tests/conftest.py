@@ -55,8 +55,11 @@ class FakeCloud:
         mocker.get(f"{NEUTRON}/v2.0", json=load_fixture("neutron_v2.0.json"))
 
     @staticmethod
-    def make_token() -> dict[str, Any]:
-        token = ks_fixture.V3Token(user_id=USER_ID, user_name="gateway", project_id=PROJECT_ID, project_name="demo")
+    def make_token(
+        user_id: str = USER_ID, user_name: str = "gateway", project_id: str = PROJECT_ID, **kwargs: Any
+    ) -> dict[str, Any]:
+        kwargs.setdefault("project_name", "demo")
+        token = ks_fixture.V3Token(user_id=user_id, user_name=user_name, project_id=project_id, **kwargs)
         for kind, name, url in (
             ("compute", "nova", NOVA),
             ("image", "glance", GLANCE),
@@ -85,6 +88,32 @@ class FakeCloud:
 
     def neutron(self, method: str, path: str, status: int = 200, body: Any = None, **kwargs: Any) -> Any:
         return self.on(method, f"{NEUTRON}/v2.0{path}", status, body, **kwargs)
+
+    def user_token(self, token: str, user_name: str, project_id: str, **kwargs: Any) -> Any:
+        """Keystone validating a caller's ``token`` (GET /v3/auth/tokens, the token authenticating itself)."""
+        body = self.make_token(user_id=f"{user_name}-id", user_name=user_name, project_id=project_id, **kwargs)
+        return self.mocker.get(
+            f"{KEYSTONE}/auth/tokens",
+            request_headers={"X-Auth-Token": token, "X-Subject-Token": token},
+            json=body,
+            headers={"X-Subject-Token": token, "x-openstack-request-id": "req-keystone-validate"},
+        )
+
+    def keystone_refuses_tokens(self, status: int = 401) -> Any:
+        """Keystone's answer to any token it does not know (its 404 message quotes the token)."""
+        messages = {
+            401: lambda _: "The request you have made requires authentication.",
+            404: lambda request: f"Could not find token: {request.headers['X-Subject-Token']}",
+        }
+        return self.mocker.get(
+            f"{KEYSTONE}/auth/tokens",
+            status_code=status,
+            json=lambda request, _: {"error": {"code": status, "message": messages[status](request), "title": "x"}},
+            headers={"x-openstack-request-id": "req-keystone-refused"},
+        )
+
+    def validations(self) -> int:
+        return len([r for r in self.history if r.method == "GET" and r.url == f"{KEYSTONE}/auth/tokens"])
 
     def glance_missing(self, image_id: str) -> Any:
         html = (

@@ -7,6 +7,7 @@ from flask_restx import Api
 
 from devstack_client import __version__
 from devstack_client.api import (  # server_actions adds its routes to the server namespace
+    auth,
     errors,
     flavors,
     health,
@@ -21,9 +22,12 @@ from devstack_client.api import (  # server_actions adds its routes to the serve
 DESCRIPTION = """\
 Manage virtual machines in an OpenStack cloud through one small JSON API.
 
-**Every caller acts as the gateway's one configured OpenStack identity** (its
-user and project): whoever can reach this API can create and delete that
-project's servers.
+**Who may call, and as whom, is the gateway's configuration.** With API keys,
+every `/api/v1` call needs `Authorization: Bearer <key>` ("Authorize" below);
+a `reader` key may only read. With user tokens allowed, a caller may instead
+send its own Keystone token in `X-Auth-Token` and act as that user, in that
+user's project. Otherwise every caller acts as the gateway's one configured
+OpenStack identity (its user and project).
 
 Errors are JSON: `{"code": "...", "message": "...", "request_id": "req-..."}`,
 plus `upstream_status` and `upstream_request_id` when OpenStack answered.
@@ -58,7 +62,10 @@ def init_app(app: Flask) -> None:
         title="devstack-client",
         description=DESCRIPTION,
         doc="/",
+        authorizations=auth.AUTHORIZATIONS,
+        security=auth.SECURITY,
     )
+    auth.init_app(app)
     for module in (images, flavors, networks, servers, keypairs, limits):
         api.add_namespace(module.ns, path=f"/api/v1/{module.ns.name}")
     api.add_namespace(health.ns)  # at the root (its own path), where orchestrators expect probes

@@ -33,14 +33,16 @@ next_marker_field = fields.String(
 
 ERRORS = {
     400: "Invalid request, over quota (`quota_exceeded`) or refused by OpenStack (`bad_request`)",
-    403: "Credentials missing (`credentials_missing`) or refused (`authentication_failed`), or forbidden",
+    401: "No or unknown API key (`unauthorized`), or a Keystone token refused (`invalid_token`)",
+    403: "A reader key writing (`forbidden_role`), the gateway's credentials missing (`credentials_missing`) "
+    "or refused (`authentication_failed`), or forbidden",
     404: "No such resource (`not_found`)",
     409: "The name matches several resources (`ambiguous_name`, with `candidates`) or a conflict",
     502: "OpenStack failed (`upstream_error`)",
     503: "OpenStack unreachable, unavailable or misconfigured",
     504: "OpenStack did not answer in time (`upstream_timeout`)",
 }
-READ_ERRORS = (403, 502, 503, 504)
+READ_ERRORS = (401, 403, 502, 503, 504)
 
 
 def documents_errors(ns: Namespace, *codes: int) -> Callable[[Any], Any]:

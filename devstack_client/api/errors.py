@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Response, current_app, json, request
+from flask import Response, current_app, g, json, request
 from keystoneauth1 import exceptions as ks_exc
 from openstack import exceptions as os_exc
 from werkzeug.exceptions import HTTPException
@@ -24,18 +24,24 @@ from devstack_client.errors import (
     ConsoleUnavailable,
     CredentialsMissing,
     DiscoveryFailed,
+    ForbiddenRole,
     IdempotencyConflict,
     InvalidRequest,
     InvalidState,
+    InvalidToken,
     Misconfigured,
     NameInUse,
     NotFound,
     QuotaExceeded,
+    Unauthorized,
 )
+from devstack_client.usertokens import REFUSED
 
 log = logging.getLogger(__name__)
 
 QUOTA_MARKERS = ("Quota exceeded", "is over a limit for")
+# Every 401 says how to authenticate (RFC 9110); the realm names the gateway.
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="devstack-client"'}
 
 
 @dataclass
@@ -77,6 +83,12 @@ def handle(exc: Exception) -> Response:
 
 def describe(exc: Exception) -> ApiError:
     """Map an exception to the error we answer with."""
+    if isinstance(exc, Unauthorized):
+        return ApiError(401, "unauthorized", exc.message, headers=dict(CHALLENGE))
+    if isinstance(exc, InvalidToken):
+        return ApiError(401, "invalid_token", exc.message, headers=dict(CHALLENGE))
+    if isinstance(exc, ForbiddenRole):
+        return ApiError(403, "forbidden_role", exc.message, {"role": exc.role})
     if isinstance(exc, CredentialsMissing):
         return ApiError(403, "credentials_missing", exc.message, {"missing": exc.missing})
     if isinstance(exc, NotFound):
@@ -156,6 +168,13 @@ def _authentication_failed(status: int | None, request_id: str | None) -> ApiErr
 def _from_openstack(exc: os_exc.HttpException) -> ApiError:
     status = exc.status_code or 502
     details = exc.details or "OpenStack refused the request."
+    if status == 401 and g.get("user") is not None:
+        # The caller's own token, refused by OpenStack after we validated it
+        # (revoked since): validate it again next time.
+        current_app.extensions["user_tokens"].forget(g.user.access.auth_token)
+        error = ApiError(401, "invalid_token", REFUSED, headers=dict(CHALLENGE))
+        error.extra.update(upstream_status=status, upstream_request_id=exc.request_id)
+        return error
     if status == 401:
         return _authentication_failed(status, exc.request_id)
     if status in (403, 413) and any(marker in details for marker in QUOTA_MARKERS):

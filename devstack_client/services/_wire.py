@@ -21,9 +21,10 @@ from devstack_client.errors import AmbiguousName, NotFound
 def call(api: proxy.Proxy, method: str, path: str, **kwargs: Any) -> Any:
     """Send one request and return its JSON body; raise the SDK's typed error on failure."""
     response = api.request(path, method, raise_exc=False, **kwargs)
-    if response.status_code == 401:
+    if response.status_code == 401 and getattr(api.session.auth, "reauthenticate", True):
         # keystoneauth re-authenticates on a 401 itself, but under concurrent
         # load only the first thread's retry wins after a token is revoked.
+        # (A caller's own token cannot be renewed: a retry would only repeat it.)
         response = api.request(path, method, raise_exc=False, **kwargs)
     os_exc.raise_from_response(response)
     if response.status_code == 204 or not response.content:

@@ -640,8 +640,18 @@ def test_swagger_documents_every_answer(client, cloud):
     def codes(path, method):
         return sorted(paths[path][method]["responses"])
 
-    assert codes("/api/v1/server/{ref}/action", "post") == ["202", "400", "403", "404", "409", "502", "503", "504"]
-    assert codes("/api/v1/server/{ref}", "patch") == ["200", "400", "403", "404", "409", "502", "503", "504"]
+    assert codes("/api/v1/server/{ref}/action", "post") == [
+        "202",
+        "400",
+        "401",
+        "403",
+        "404",
+        "409",
+        "502",
+        "503",
+        "504",
+    ]
+    assert codes("/api/v1/server/{ref}", "patch") == ["200", "400", "401", "403", "404", "409", "502", "503", "504"]
     # PATCH joined the servers module's resource: its GET and DELETE are still documented
     assert {"get", "delete", "patch"} <= set(paths["/api/v1/server/{ref}"])
     assert "501" in codes("/api/v1/server/{ref}/console-log", "get")

@@ -23,6 +23,8 @@ from typing import Any
 import pytest
 import requests
 
+from devstack_client.config import SETTINGS
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 STATE_DIR = Path(os.environ.get("DEVSTACK_CLOUD_DIR") or "/tmp/devstack-client-cloud")
@@ -51,7 +53,7 @@ GATEWAY_SETTINGS = {
     "CONNECT_TIMEOUT",
     "READ_TIMEOUT",
     "LOG_LEVEL",
-}
+} | {setting.name for setting in SETTINGS}  # every setting the gateway reads, API keys and tokens included
 
 ACTIVE_TIMEOUT = 120  # s, a boot to ACTIVE (a first boot after the cloud started takes ~15 s, later ones ~3 s)
 DELETE_TIMEOUT = 60  # s, a delete until the server is gone

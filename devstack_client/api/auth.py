@@ -1,0 +1,113 @@
+"""Who may call the API, and as whom: gateway API keys and callers' own Keystone tokens.
+
+Only ``/api/`` is guarded: the Swagger UI and ``/swagger.json`` stay open.
+With neither keys nor user tokens configured, every caller acts as the
+gateway's identity (and ``main.py`` keeps it on a loopback address).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from flask import Flask, current_app, g, request
+
+from devstack_client import apikeys
+from devstack_client.config import authentication_enabled
+from devstack_client.errors import ForbiddenRole, InvalidToken, Unauthorized
+from devstack_client.usertokens import UserTokens
+
+log = logging.getLogger(__name__)
+
+# Swagger 2.0 has no bearer scheme: "Authorize" takes the whole header value.
+AUTHORIZATIONS = {
+    "apiKey": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
+        "description": "A gateway API key, typed as `Bearer <key>`",
+    },
+    "keystoneToken": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-Auth-Token",
+        "description": "Your own Keystone token, to act as yourself in your project (when the gateway allows it)",
+    },
+}
+SECURITY = [{"apiKey": []}, {"keystoneToken": []}]  # either one
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling, for logs: never a secret."""
+
+    kind: str  # "anonymous", "key" or "user"
+    name: str = ""
+    role: str | None = None
+
+    def __str__(self) -> str:
+        return {"anonymous": "anonymous", "key": f"key {self.name!r} ({self.role})", "user": self.name}[self.kind]
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["api_keys"] = keys = apikeys.load(app.config)
+    if app.config["ALLOW_USER_TOKENS"]:
+        app.extensions["user_tokens"] = UserTokens(
+            app.extensions["openstack"], ttl=app.config["TOKEN_CACHE_TTL"], size=app.config["TOKEN_CACHE_SIZE"]
+        )
+    app.before_request(authenticate)
+    modes = [f"{len(keys)} API key(s)"] if keys else []
+    if app.config["ALLOW_USER_TOKENS"]:
+        modes.append("Keystone tokens in X-Auth-Token" + (" (required)" if app.config["REQUIRE_USER_TOKENS"] else ""))
+    app.logger.info("callers authenticate with: %s", ", ".join(modes) or "nothing (open to whoever can connect)")
+
+
+def authenticate() -> None:
+    """Refuse the request, or record who makes it (``g.caller``, and ``g.user`` for a token)."""
+    rule = request.url_rule.rule if request.url_rule else ""
+    if not (request.path.startswith("/api/") or rule.startswith("/api/")) or request.method == "OPTIONS":
+        # OPTIONS reaches no upstream, and browsers send CORS preflights without credentials.
+        return
+    settings = current_app.config
+    key = _api_key(current_app.extensions["api_keys"])
+    token = request.headers.get("X-Auth-Token")
+    if token is not None and not settings["ALLOW_USER_TOKENS"]:
+        raise InvalidToken("This gateway does not accept Keystone tokens (ALLOW_USER_TOKENS is off).")
+    if key is not None and not key.may(request.method):
+        log.info("refused %s %s: key %r is a %s", request.method, request.path, key.label, key.role)
+        raise ForbiddenRole(key.role, request.method)
+    if token is not None:
+        try:
+            g.user = current_app.extensions["user_tokens"].get(token)
+        except InvalidToken:
+            log.info("refused %s %s from %s: token not accepted", request.method, request.path, request.remote_addr)
+            raise
+        g.caller = Caller("user", g.user.describe(), key.role if key else None)
+    elif settings["REQUIRE_USER_TOKENS"] or (key is None and authentication_enabled(settings)):
+        raise Unauthorized(_what_to_send(settings))
+    else:
+        g.caller = Caller("key", key.label, key.role) if key else Caller("anonymous")
+    if request.method not in apikeys.READ_METHODS:
+        log.info("%s %s by %s", request.method, request.path, g.caller)  # who changed what
+
+
+def _api_key(keys: apikeys.KeyRing) -> apikeys.ApiKey | None:
+    """The caller's key: None if it sent none; Unauthorized if it is not one of ours."""
+    header = request.headers.get("Authorization")
+    if not keys or header is None:
+        return None  # without keys of ours, an Authorization header is someone else's business
+    scheme, _, presented = header.partition(" ")
+    key = keys.match(presented.strip()) if scheme.lower() == "bearer" else None
+    if key is None:
+        log.info("refused %s %s from %s: unknown API key", request.method, request.path, request.remote_addr)
+        raise Unauthorized("This API key is not valid here. Send `Authorization: Bearer <key>` with a valid key.")
+    return key
+
+
+def _what_to_send(settings: dict) -> str:
+    if settings["REQUIRE_USER_TOKENS"]:
+        return "Authentication required: send your Keystone token in `X-Auth-Token`."
+    ways = ["a gateway API key as `Authorization: Bearer <key>`"] if current_app.extensions["api_keys"] else []
+    if settings["ALLOW_USER_TOKENS"]:
+        ways.append("your Keystone token in `X-Auth-Token`")
+    return f"Authentication required: send {' or '.join(ways)}."
