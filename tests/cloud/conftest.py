@@ -11,7 +11,9 @@ interrupted earlier run. `AccessLog` reads the services' gunicorn access logs to
 
 from __future__ import annotations
 
+import fcntl
 import json
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -20,7 +22,7 @@ import requests
 
 from tests.cloud.harness import (
     HERE,
-    LEFTOVER_AGE,
+    LOCK_TIMEOUT,
     STATE_DIR,
     Cloud,
     Gateway,
@@ -81,10 +83,29 @@ def upstream(cloud_info: Cloud) -> Iterator[Callable[[str], Upstream]]:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _sweep_leftover_servers(cloud_info: Cloud, upstream: Callable[[str], Upstream]) -> None:
-    """Delete the servers an interrupted earlier run left behind: named PREFIX*, older than LEFTOVER_AGE
-    (younger ones may belong to a run going on right now against the same cloud)."""
-    delete_servers(upstream("admin"), min_age=LEFTOVER_AGE, all_projects=True)
+def _one_run_at_a_time(cloud_info: Cloud) -> Iterator[None]:
+    """Hold an exclusive lock on the cloud for the whole session: two runs at once would disturb each other
+    (the quota test's project, the leftover sweep). A second run waits, at most LOCK_TIMEOUT seconds."""
+    with open(cloud_info.state_dir / "tests.lock", "a+") as lock:
+        deadline = time.monotonic() + LOCK_TIMEOUT
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"another test run has held {lock.name} for {LOCK_TIMEOUT}s", pytrace=False)
+                time.sleep(1)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _sweep_leftover_servers(_one_run_at_a_time: None, upstream: Callable[[str], Upstream]) -> None:
+    """Delete the servers an interrupted earlier run left behind (named PREFIX*, in every project)."""
+    delete_servers(upstream("admin"), all_projects=True)
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +57,7 @@ GATEWAY_SETTINGS = {
 
 ACTIVE_TIMEOUT = 120  # s, a boot to ACTIVE (a first boot after the cloud started takes ~15 s, later ones ~3 s)
 DELETE_TIMEOUT = 60  # s, a delete until the server is gone
-LEFTOVER_AGE = 600  # s: a test server older than this belongs to no run still going on
+LOCK_TIMEOUT = 900  # s, waiting for another run of these tests against the same cloud to finish
 
 # ------------------------------------------------------------------------------------------------- the cloud
 
@@ -140,17 +140,12 @@ class Upstream:
         self.http.close()
 
 
-def delete_servers(client: Upstream, min_age: float = 0, all_projects: bool = False) -> None:
-    """Delete the servers named PREFIX* (created at least `min_age` seconds ago) that `client` sees; wait."""
+def delete_servers(client: Upstream, all_projects: bool = False) -> None:
+    """Delete the servers named PREFIX* that `client` sees (all projects': admin only), and wait until gone."""
 
     def leftovers() -> list[dict[str, Any]]:
         params = {"name": "^" + PREFIX, **({"all_tenants": "1"} if all_projects else {})}
-        now = datetime.now(UTC)
-        return [
-            s
-            for s in client.get("compute", "/servers/detail", **params)["servers"]
-            if (now - datetime.fromisoformat(s["created"].replace("Z", "+00:00"))).total_seconds() >= min_age
-        ]
+        return client.get("compute", "/servers", **params)["servers"]
 
     servers = leftovers()
     for server in servers:

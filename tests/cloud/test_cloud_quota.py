@@ -16,7 +16,7 @@ def test_second_server_over_instance_quota(lowquota_gateway, upstream, cloud_inf
     gw = lowquota_gateway
     nova = upstream("lowquota")
     assert cloud_info.data["quotas"]["lowquota"]["instances"] == 1
-    delete_servers(nova)  # the project is this test's alone: whatever an interrupted run left must go
+    delete_servers(nova)  # the project is this test's alone: whatever else is there must go
     assert nova.get("compute", "/servers")["servers"] == [], "lowquota's project must start without servers"
 
     first = servers.create(gw, cloud_info, "quota-1", network="lowquota")

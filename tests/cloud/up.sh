@@ -14,7 +14,8 @@ case "$D" in /*) ;; *) die "DEVSTACK_CLOUD_DIR must be an absolute path (got '$D
 mkdir -p "$D"/{etc/keystone,etc/glance,etc/placement,etc/nova,etc/neutron/plugins/ml2,etc/rabbitmq} \
          "$D"/{data/glance/images,data/glance/staging,data/glance/tasks,data/glance/cache,data/nova/instances} \
          "$D"/{data/neutron,data/locks,data/rabbitmq,logs/rabbitmq,logs/setup,run,wsgi,src}
-# postgres runs as nobody and must be able to reach its data directory
+# postgres runs as nobody and must be able to reach its data directory (whatever the umask)
+chmod 755 "$D" "$D/data" "$D/run"
 if ! setpriv --reuid=nobody --regid=nogroup --clear-groups test -x "$D/data"; then
   die "$D is not traversable by user nobody (postgres runs as nobody): choose a DEVSTACK_CLOUD_DIR under /tmp"
 fi
