@@ -64,6 +64,7 @@ def test_power_and_state_actions(gateway, upstream, cloud_info, servers):
         "locked": False,
         "upstream_status": 409,
         "upstream_request_id": resp.json()["upstream_request_id"],
+        "request_id": resp.headers["X-Request-Id"],
     }
     assert resp.json()["upstream_request_id"].startswith("req-")
 
