@@ -27,6 +27,7 @@ setup(
             "fixtures>=4,<5",
             "ruff>=0.17,<0.18",
             "openapi-spec-validator>=0.9,<0.10",
+            "playwright>=1.40,<2",
         ],
     },
     entry_points={"console_scripts": ["devstack-client=devstack_client.main:main"]},

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test run, as CI does it: lint, a real local OpenStack, every test
 # (the `cloud` ones included, which may then not be skipped) and the
-# coverage gate. Extra arguments go to pytest.
+# coverage gate. Extra arguments go to pytest. The `browser` tests drive Debian's
+# Chromium (installed here when missing), never a browser Playwright downloads.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 VENV="${VENV:-.venv}"
@@ -9,6 +10,7 @@ VENV="${VENV:-.venv}"
 "$VENV/bin/pip" install -q --disable-pip-version-check -e '.[test]'
 "$VENV/bin/ruff" check .
 "$VENV/bin/ruff" format --check .
+command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
 bash tests/cloud/up.sh
 DEVSTACK_CLIENT_REQUIRE_CLOUD=1 "$VENV/bin/python" -m pytest \
     --cov=devstack_client --cov-report=term-missing --cov-fail-under=90 "$@"
