@@ -7,16 +7,14 @@ DEVSTACK_CLIENT_REQUIRE_CLOUD=1 (CI, tests/run.sh) they fail instead.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from devstack_client import apikeys
-from tests.cloud.harness import REQUIRE_CLOUD, STATE_DIR, Cloud, Gateway, no_cloud
+from tests.cloud.harness import REQUIRE_CLOUD, Cloud, Gateway, find_cloud
 
 CHROMIUM = Path("/usr/bin/chromium")
 # We run as root (no sandbox) on a machine without outside network: no background traffic to Google's services.
@@ -55,17 +53,8 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def browser_cloud() -> Cloud:
-    """The test cloud, as tests/cloud's `cloud_info` finds it (that fixture lives in tests/cloud/conftest.py)."""
-    path = STATE_DIR / "cloud.json"
-    if not path.is_file():
-        no_cloud(f"{path} does not exist")
-    data = json.loads(path.read_text())
-    try:
-        with requests.get(data["auth_url"], timeout=5) as resp:
-            resp.raise_for_status()
-    except requests.RequestException as exc:
-        no_cloud(f"Keystone at {data['auth_url']} does not answer: {type(exc).__name__}")
-    return Cloud(data)
+    """The test cloud, found as tests/cloud's `cloud_info` finds it."""
+    return find_cloud()
 
 
 @pytest.fixture(scope="session")

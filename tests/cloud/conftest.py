@@ -12,24 +12,21 @@ interrupted earlier run. `AccessLog` reads the services' gunicorn access logs to
 from __future__ import annotations
 
 import fcntl
-import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import requests
 
 from tests.cloud.harness import (
     HERE,
     LOCK_TIMEOUT,
-    STATE_DIR,
     Cloud,
     Gateway,
     Servers,
     Upstream,
     delete_servers,
-    no_cloud,
+    find_cloud,
 )
 
 
@@ -50,16 +47,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def cloud_info() -> Cloud:
-    path = STATE_DIR / "cloud.json"
-    if not path.is_file():
-        no_cloud(f"{path} does not exist")
-    data = json.loads(path.read_text())
-    try:
-        with requests.get(data["auth_url"], timeout=5) as resp:
-            resp.raise_for_status()
-    except requests.RequestException as exc:
-        no_cloud(f"Keystone at {data['auth_url']} does not answer: {type(exc).__name__}")
-    return Cloud(data)
+    return find_cloud()
 
 
 @pytest.fixture(autouse=True)

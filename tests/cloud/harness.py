@@ -6,6 +6,7 @@ Used by conftest.py (fixtures) and the test modules. See conftest.py for how the
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import signal
@@ -67,6 +68,20 @@ def no_cloud(reason: str) -> None:
     if REQUIRE_CLOUD:
         pytest.fail(reason + "; DEVSTACK_CLIENT_REQUIRE_CLOUD=1 makes this an error", pytrace=False)
     pytest.skip(reason)
+
+
+def find_cloud() -> Cloud:
+    """The running test cloud, from $DEVSTACK_CLOUD_DIR/cloud.json; skip (or fail) when none answers."""
+    path = STATE_DIR / "cloud.json"
+    if not path.is_file():
+        no_cloud(f"{path} does not exist")
+    data = json.loads(path.read_text())
+    try:
+        with requests.get(data["auth_url"], timeout=5) as resp:
+            resp.raise_for_status()
+    except requests.RequestException as exc:
+        no_cloud(f"Keystone at {data['auth_url']} does not answer: {type(exc).__name__}")
+    return Cloud(data)
 
 
 class Cloud:
