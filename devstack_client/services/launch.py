@@ -23,6 +23,7 @@ from devstack_client.errors import (
 from devstack_client.services._wire import call, exact_name_regex
 from devstack_client.services.compute import ComputeService, shape_server
 from devstack_client.services.image import ImageService
+from devstack_client.services.limits import LIMITS, PER_SERVER, shape_limit
 from devstack_client.services.network import NetworkService
 
 log = logging.getLogger(__name__)
@@ -177,16 +178,12 @@ class LaunchService:
 
     def _check_quota(self, flavor: dict[str, Any]) -> None:
         absolute = call(self._api, "GET", "/limits")["limits"]["absolute"]
-        wanted = {
-            "cores": (flavor["vcpus"], "maxTotalCores", "totalCoresUsed"),
-            "instances": (1, "maxTotalInstances", "totalInstancesUsed"),
-            "ram": (flavor["ram"], "maxTotalRAMSize", "totalRAMUsed"),
-        }
-        over = {
-            name: (need, absolute[used], absolute[limit])
-            for name, (need, limit, used) in wanted.items()
-            if absolute.get(limit, -1) >= 0 and absolute.get(used, 0) + need > absolute[limit]
-        }
+        over = {}
+        for name, cost in sorted(PER_SERVER):  # Nova names them alphabetically
+            limit = shape_limit(absolute, *LIMITS[name])
+            need, used = cost(flavor), limit["used"] or 0
+            if limit["max"] is not None and used + need > limit["max"]:
+                over[name] = (need, used, limit["max"])
         if over:
             # Worded as Nova words it, so a dashboard can show either the same way.
             names = ", ".join(over)

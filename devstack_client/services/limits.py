@@ -25,7 +25,7 @@ LIMITS: dict[str, tuple[str, str | None, str]] = {
 }
 
 # What one more server of a flavor consumes, per limit.
-_PER_SERVER = (("instances", lambda f: 1), ("cores", lambda f: f.get("vcpus")), ("ram", lambda f: f.get("ram")))
+PER_SERVER = (("instances", lambda f: 1), ("cores", lambda f: f.get("vcpus")), ("ram", lambda f: f.get("ram")))
 
 
 def _max(value: int | None) -> int | None:
@@ -43,7 +43,7 @@ def shape_limit(absolute: dict[str, Any], max_key: str, used_key: str | None, un
 def headroom(limits: dict[str, dict[str, Any]], flavor: dict[str, Any]) -> dict[str, Any]:
     """How many more servers of ``flavor`` the quota allows now, and which limit binds first."""
     bounds = []
-    for resource, cost in _PER_SERVER:
+    for resource, cost in PER_SERVER:
         remaining, per_server = limits[resource]["remaining"], cost(flavor)
         if remaining is not None and per_server:
             bounds.append((remaining // per_server, resource))
