@@ -2,7 +2,7 @@
 
 The catalog: project `service`, the service users glance/placement/nova/neutron (roles admin + service), the
 services image/placement/compute/network with public endpoints. The test identities: projects `demo`,
-`lowquota` and `steady`, each with a user of the same name and role member.
+`lowquota`, `steady` and `bulk`, each with a user of the same name and role member.
 Few calls on purpose (one list per kind of object): this is on the critical path of a cold up.sh.
 """
 
@@ -19,8 +19,9 @@ SERVICES = [  # user, service name, service type, public URL
     ("neutron", "neutron", "network", "http://127.0.0.1:9696"),
 ]
 # project and user of the same name, role member; `steady` is for the steady-state test alone (it tells the
-# gateway's calls from those of other clients by project)
-TEST_USERS = ("demo", "lowquota", "steady")
+# gateway's calls from those of other clients by project); `bulk` (no Nova quota) for the load tests and the
+# benchmark, which boot tens of servers at once
+TEST_USERS = ("demo", "lowquota", "steady", "bulk")
 
 conn = openstack.connect(
     auth_url=AUTH,

@@ -1,9 +1,10 @@
 """Idempotently seed the test cloud and describe it for the tests (run by up.sh with the cloud's venv).
 
-For the projects demo and lowquota (made by keystone_setup.py): the Nova quota instances=1 of lowquota; networks
-demo-net (owned by demo), lowquota-net (owned by lowquota) and the shared network `private`, each with one
+For the projects made by keystone_setup.py: the Nova quota instances=1 of lowquota and no instance/core/RAM limit
+for bulk; networks demo-net (owned by demo), lowquota-net (owned by lowquota), bulk-net (owned by bulk, a /22)
+and the shared network `private`, each with one
 IPv4 subnet without DHCP; the public raw image tiny-raw (4 KiB); flavors m1.nano, m1.tiny, m1.small, m1.toobig.
-Writes $DEVSTACK_CLOUD_DIR/cloud.json, demo.env and lowquota.env.
+Writes $DEVSTACK_CLOUD_DIR/cloud.json, demo.env, lowquota.env and bulk.env.
 """
 
 import json
@@ -28,12 +29,15 @@ conn = openstack.connect(
 # one list per kind of object: this runs on the critical path of a cold up.sh
 projects = {p.name: p for p in conn.identity.projects(domain_id="default")}
 demo_project, low_project, admin_project = projects["demo"], projects["lowquota"], projects["admin"]
-steady_project = projects["steady"]
+steady_project, bulk_project = projects["steady"], projects["bulk"]
 
 # Nova quota of the lowquota project: enforced by nova-api when the POST arrives (see [quota] in nova.conf)
 conn.compute.put(f"/os-quota-sets/{low_project.id}", json={"quota_set": {"instances": 1}}).raise_for_status()
 quota = conn.compute.get(f"/os-quota-sets/{low_project.id}").json()["quota_set"]
 assert quota["instances"] == 1, quota
+# the bulk project boots tens of servers at once (load tests, benchmark): no instance, core or RAM limit
+BULK_QUOTA = {"instances": -1, "cores": -1, "ram": -1}
+conn.compute.put(f"/os-quota-sets/{bulk_project.id}", json={"quota_set": BULK_QUOTA}).raise_for_status()
 
 # m1.toobig: a root disk no host has (the fake driver offers 600000 GB, and disk is not a quota): a boot with it
 # is scheduled nowhere and ends in ERROR with a fault ("No valid host was found. ...")
@@ -99,6 +103,7 @@ networks = {
     "demo": network("demo-net", "10.98.0.0/24", demo_project.id),
     "lowquota": network("lowquota-net", "10.97.0.0/24", low_project.id),
     "shared": network("private", "10.99.0.0/24", admin_project.id, shared=True),
+    "bulk": network("bulk-net", "10.96.0.0/22", bulk_project.id),  # room for ~1000 ports
 }
 
 
@@ -131,8 +136,9 @@ cloud = {
         "demo": user("demo", demo_project),
         "lowquota": user("lowquota", low_project),
         "steady": user("steady", steady_project),
+        "bulk": user("bulk", bulk_project),
     },
-    "quotas": {"lowquota": {"instances": 1}},
+    "quotas": {"lowquota": {"instances": 1}, "bulk": BULK_QUOTA},
     "image": {"id": image.id, "name": image.name, "size": image.size},
     "flavors": flavors,
     "flavor": flavors["m1.nano"],
@@ -153,7 +159,7 @@ def write(path, text):
 
 
 write(os.path.join(D, "cloud.json"), json.dumps(cloud, indent=2, sort_keys=True) + "\n")
-for name in ("demo", "lowquota"):
+for name in ("demo", "lowquota", "bulk"):
     u = cloud["users"][name]
     write(
         os.path.join(D, name + ".env"),
