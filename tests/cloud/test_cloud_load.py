@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import socket
 import threading
 import time
 import uuid
@@ -115,6 +116,10 @@ def test_concurrent_creates_then_deletes_account_for_every_server(bulk_gateway, 
     names = [f"{stem}{n:02d}" for n in range(N_SERVERS)]
     keys = {name: str(uuid.uuid4()) for name in names}  # one Idempotency-Key per create, as a client would
     url = gw.base + "/api/v1/server"
+    started = time.monotonic()
+
+    def phase(what: str) -> None:  # for the log only: what each phase costs on this machine
+        print(f"\n{what}: {time.monotonic() - started:.0f} s", end="")
 
     def create(name: str) -> Answer:
         return send("POST", url, json=create_body(cloud_info, name), headers={"Idempotency-Key": keys[name]})
@@ -123,6 +128,7 @@ def test_concurrent_creates_then_deletes_account_for_every_server(bulk_gateway, 
         with ThreadPoolExecutor(N_SERVERS) as pool:
             created = dict(zip(names, pool.map(create, names), strict=True))
 
+        phase(f"{N_SERVERS} creates answered")
         failed = {name: (a.status, a.body) for name, a in created.items() if a.status != 201}
         assert not failed, f"{len(failed)} of {N_SERVERS} creates did not answer 201: {failed}"
         ids = {name: a.body["id"] for name, a in created.items()}
@@ -133,6 +139,7 @@ def test_concurrent_creates_then_deletes_account_for_every_server(bulk_gateway, 
         # The same 50 requests again, all at once: a client retrying after lost answers gets the same servers.
         with ThreadPoolExecutor(N_SERVERS) as pool:
             retried = dict(zip(names, pool.map(create, names), strict=True))
+        phase(f"{N_SERVERS} retries answered")
         wrong = {
             name: (a.status, a.body, a.headers.get("Idempotent-Replayed"))
             for name, a in retried.items()
@@ -151,6 +158,7 @@ def test_concurrent_creates_then_deletes_account_for_every_server(bulk_gateway, 
             return True if statuses == dict.fromkeys(ids.values(), "ACTIVE") else None
 
         wait_for(all_active, LOAD_ACTIVE_TIMEOUT, f"{N_SERVERS} servers to become ACTIVE", interval=2)
+        phase("all ACTIVE")
         paged = listed(gw, stem, limit=20)
         assert sorted(s["name"] for s in paged) == names, "the paged list lost or repeated a server"
         assert {s["name"]: s["id"] for s in paged} == ids
@@ -162,6 +170,7 @@ def test_concurrent_creates_then_deletes_account_for_every_server(bulk_gateway, 
 
         with ThreadPoolExecutor(N_SERVERS) as pool:
             deleted = dict(zip(ids.values(), pool.map(delete, ids.values()), strict=True))
+        phase(f"{N_SERVERS} deletes answered")
         failed = {server_id: (a.status, a.body) for server_id, a in deleted.items() if a.status != 204}
         assert not failed, f"{len(failed)} of {N_SERVERS} deletes did not answer 204: {failed}"
 
@@ -169,6 +178,7 @@ def test_concurrent_creates_then_deletes_account_for_every_server(bulk_gateway, 
             return None if listed(gw, stem, limit=20) else True
 
         wait_for(none_left, LOAD_DELETE_TIMEOUT, f"{N_SERVERS} servers to disappear", interval=2)
+        phase("all gone")
         assert nova_servers(nova, stem) == [], "Nova still lists servers the gateway no longer shows"
     finally:
         delete_leftovers(gw, nova, stem)
@@ -246,6 +256,16 @@ def usage(pid: int, gateway_port: int, upstream_ports: dict[int, str]) -> Usage:
     return Usage(rss, descriptors(pid, gateway_port, upstream_ports), cpu)
 
 
+def describe(before: Usage, after: Usage) -> str:
+    """RSS and descriptors before -> after, for failure messages and the log."""
+    changed = {k: (before.fds.get(k, 0), after.fds.get(k, 0)) for k in before.fds.keys() | after.fds.keys()}
+    changed = {k: v for k, v in changed.items() if v[0] != v[1]}
+    return (
+        f"RSS {before.rss_kib} -> {after.rss_kib} KiB, {sum(before.fds.values())} -> {sum(after.fds.values())}"
+        f" descriptors (changed: {changed or 'none'}; after: {after.fds})"
+    )
+
+
 def run_at_rate(gw: Gateway, paths: list[str], seconds: float) -> list[tuple[str, Answer]]:
     """GET `paths` round robin, READ_RATE a second for `seconds`, each on a fresh connection; all answers.
 
@@ -305,6 +325,13 @@ def test_sustained_reads_answer_200_without_growing_the_workers(bulk_gateway, cl
     ports = {urlsplit(url).port: service for service, url in cloud_info.endpoints.items()}
     workers = workers_of(gw.proc.pid)
     assert len(workers) == WORKERS, f"gateway {gw.proc.pid} has workers {workers}"
+    # The descriptor count can see a leak: a connection a client holds open shows as a worker's "caller".
+    with socket.create_connection(("127.0.0.1", gw.port)):
+
+        def held() -> bool | None:
+            return True if any("caller" in usage(pid, gw.port, ports).fds for pid in workers) else None
+
+        wait_for(held, 10, "a worker to show the connection held open", interval=0.2)
 
     warmup = run_at_rate(gw, read_targets, WARMUP_SECONDS)
     time.sleep(1)  # let the last answers' connections close
@@ -316,7 +343,7 @@ def test_sustained_reads_answer_200_without_growing_the_workers(bulk_gateway, cl
     errors = [(path, a.status, a.body) for path, a in warmup + load if a.status != 200]
     assert not errors, f"{len(errors)} of {len(warmup) + len(load)} reads failed, e.g. {errors[:5]}"
     assert sorted(after) == workers, f"workers changed from {workers} to {sorted(after)}: one died or was recycled"
-    report = "\n".join(f"  worker {pid}: {before[pid]}\n  {' ' * len(str(pid))}  -> {after[pid]}" for pid in workers)
+    report = "\n".join(f"  worker {pid}: {describe(before[pid], after[pid])}" for pid in workers)
     print(f"\n{len(load)} reads in {READ_SECONDS:.0f} s after {len(warmup)} of warm-up; per worker:\n{report}")
     for pid in workers:
         b, a = before[pid], after[pid]
