@@ -28,7 +28,7 @@ DIRECT_USER_AGENT = "devstack-client-bench-direct"
 
 class Case:
     name = ""
-    concurrent = True  # can it be run by 8 and 32 threads at once
+    max_concurrency = 32  # the most clients the throughput test runs it with
 
     def __init__(self, show_id: str) -> None:
         self.show_id = show_id
@@ -129,7 +129,7 @@ class Cli(Case):
     """``openstack server list``: what a user would otherwise run (it authenticates every time)."""
 
     name = "cli"
-    concurrent = False
+    max_concurrency = 0  # a process per call: its latency says it all
 
     def __init__(self, credentials: dict[str, str], show_id: str, openstack: str) -> None:
         super().__init__(show_id)

@@ -69,16 +69,18 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str]]:
                     met,
                 )
             )
-        cpu = page_latency_cpu(backend)
+        cpu, naive = page_latency_cpu(backend, "gateway"), page_latency_cpu(backend, "naive")
         if cpu is not None:
-            rows.append((f"{name}: gateway CPU per listed server", f"{cpu * 1000 / PAGE:.0f} µs", "(measured)"))
+            versus = f" (naive, with SDK objects: {naive * 1000 / PAGE:.0f} µs)" if naive else ""
+            rows.append((f"{name}: CPU per listed server", f"gateway {cpu * 1000 / PAGE:.0f} µs{versus}", "measured"))
     return rows
 
 
-def page_latency_cpu(backend: dict[str, Any]) -> float | None:
+def page_latency_cpu(backend: dict[str, Any], case: str) -> float | None:
+    """CPU ms of a list call at the size of a full page."""
     sizes = sorted(backend["sizes"], key=int)
     size = next((s for s in sizes if int(s) >= PAGE), sizes[-1])
-    return backend["sizes"][size]["latency"]["gateway"]["list"].get("cpu_ms")
+    return backend["sizes"][size]["latency"].get(case, {}).get("list", {}).get("cpu_ms")
 
 
 def markdown(results: dict[str, Any]) -> str:
@@ -125,12 +127,17 @@ def markdown(results: dict[str, Any]) -> str:
         lines += ["| case | " + " | ".join(f"{c} client(s): req/s (CPU ms/call)" for c in levels) + " |",
                   "|---|" + "---|" * len(levels)]  # fmt: skip
         for case, per in thr.items():
-            cells = " | ".join(
-                f"{per[str(c)]['rps']:.1f} ({_ms(per[str(c)]['cpu_ms_per_call'])})" if str(c) in per else "—"
-                for c in levels
-            )
+            cells = " | ".join(_throughput_cell(per.get(str(c))) for c in levels)
             lines.append(f"| {case} | {cells} |")
     return "\n".join(lines) + "\n"
+
+
+def _throughput_cell(level: dict[str, Any] | None) -> str:
+    if level is None:
+        return "not run"
+    if "error" in level:
+        return f"failed: {level['error'].split(':')[0]}"
+    return f"{level['rps']:.2f} ({_ms(level['cpu_ms_per_call'])})"
 
 
 def plot(results: dict[str, Any], path: Any) -> None:
@@ -150,7 +157,7 @@ def plot(results: dict[str, Any], path: Any) -> None:
             if points:
                 left.plot(*zip(*points, strict=True), styles[name], marker="o", label=f"{case} ({name})")
         for case, per in backend["throughput"].items():
-            xs = sorted(int(c) for c in per)
+            xs = sorted(int(c) for c in per if "rps" in per[c])
             right.plot(xs, [per[str(x)]["rps"] for x in xs], styles[name], marker="o", label=f"{case} ({name})")
     left.set(xscale="log", yscale="log", xlabel="servers in the project", ylabel="ms (p50)",
              title=f"Listing a page of up to {PAGE} servers")  # fmt: skip
