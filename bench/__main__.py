@@ -119,20 +119,27 @@ def machine() -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
-    parser.add_argument("--backend", choices=("fake", "cloud", "both"), default="fake")
+    parser.add_argument(
+        "--backend", choices=("fake", "cloud", "both", "none"), default="fake", help="none: only report --merge's"
+    )
     parser.add_argument("--short", action="store_true", help="small sizes, few rounds, no CLI (CI's mode)")
     parser.add_argument("--no-cli", action="store_true", help="leave out the `openstack` CLI case")
     parser.add_argument("--latency", type=float, default=0.002, help="seconds the fake adds to each answer")
     parser.add_argument("--keep", action="store_true", help="keep the real cloud's servers at the end")
     parser.add_argument("--out", type=Path, default=None, help="directory for results.json, results.md, bench.png")
     parser.add_argument(
-        "--merge", type=Path, metavar="RESULTS_JSON", help="also report the backends of an earlier run's results.json"
+        "--merge",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="RESULTS_JSON",
+        help="also report the backends of an earlier run's results.json (repeatable)",
     )
     args = parser.parse_args(argv)
 
     plan = SHORT if args.short else FULL
     cli = None if args.short or args.no_cli else shutil.which("openstack") or _venv_openstack()
-    if not args.short and not args.no_cli and not cli:
+    if args.backend != "none" and not args.short and not args.no_cli and not cli:
         parser.error("the CLI case needs python-openstackclient: pip install -e '.[bench]' (or pass --no-cli)")
     out = args.out or (HERE / "results" if not args.short else Path(tempfile.mkdtemp(prefix="bench-")))
     out.mkdir(parents=True, exist_ok=True)
@@ -148,10 +155,13 @@ def main(argv: list[str] | None = None) -> int:
         (out / "results.partial.json").write_text(json.dumps(results, indent=1) + "\n")
         log(f"failed; what was measured is in {out / 'results.partial.json'}")
         raise
-    if args.merge:
-        earlier = json.loads(args.merge.read_text())
+    for path in args.merge:
+        earlier = json.loads(path.read_text())
+        if args.backend == "none" and not results["backends"]:
+            results["machine"], results["mode"] = earlier["machine"], earlier["mode"]
         for name, backend in earlier["backends"].items():
-            backend["notes"].append(f"from an earlier run: {earlier['machine']['date']}")
+            if earlier["machine"] != results["machine"]:
+                backend["notes"].append(f"measured in a run of {earlier['machine']['date']}")
             results["backends"].setdefault(name, backend)
     (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     (out / "results.md").write_text(report.markdown(results))

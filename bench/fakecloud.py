@@ -326,7 +326,13 @@ class Handler(BaseHTTPRequestHandler):
             if "name" in query:  # Nova's name filter is a regular expression
                 pattern = re.compile(query["name"])
                 page = [s for s in page if pattern.search(json.loads(s)["name"])]
-            raw = b'{"servers": [' + ", ".join(page).encode() + b"]}"
+            body = b'{"servers": [' + ", ".join(page).encode() + b"]"
+            limit = min(int(query.get("limit", MAX_LIMIT)), MAX_LIMIT)
+            if page and len(page) == limit:  # as Nova: a full page links to the next, even when it is empty
+                last = json.loads(page[-1])["id"]
+                link = {"rel": "next", "href": f"{cloud.base}/compute/v2.1/servers/detail?limit={limit}&marker={last}"}
+                body += b', "servers_links": [' + json.dumps(link).encode() + b"]"
+            raw = body + b"}"
             self._send(200, raw=raw, headers=headers)
         elif rest.startswith("/servers/"):
             i = cloud.index.get(rest.removeprefix("/servers/"))

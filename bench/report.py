@@ -44,8 +44,9 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str]]:
         gw, direct, cli = (page_latency(backend, c) for c in ("gateway", "direct", "cli"))
         if gw and direct:
             ratio = gw / direct
-            rows.append((f"{name}: gateway p50 ≤ 1.2× direct ({PAGE}-server page)", f"{ratio:.2f}×",
-                         "yes" if ratio <= 1.2 else "**no**"))  # fmt: skip
+            # the target is the real cloud's; on the fake (2 ms answers) the ratio shows the gateway's own cost
+            met = ("yes" if ratio <= 1.2 else "**no**") if name == "cloud" else "(the target is the cloud's)"
+            rows.append((f"{name}: gateway p50 ≤ 1.2× direct ({PAGE}-server page)", f"{ratio:.2f}×", met))
         if gw and cli:
             ratio = cli / gw
             rows.append((f"{name}: gateway ≥ 20× faster than the CLI (same listing)", f"{ratio:.0f}×",
@@ -161,7 +162,13 @@ def plot(results: dict[str, Any], path: Any) -> None:
             right.plot(xs, [per[str(x)]["rps"] for x in xs], styles[name], marker="o", label=f"{case} ({name})")
     left.set(xscale="log", yscale="log", xlabel="servers in the project", ylabel="ms (p50)",
              title=f"Listing a page of up to {PAGE} servers")  # fmt: skip
-    right.set(xscale="log", xlabel="concurrent clients", ylabel="requests per second", title="Throughput, page list")
+    right.set(
+        xscale="log",
+        yscale="log",
+        xlabel="concurrent clients",
+        ylabel="requests per second",
+        title="Throughput, page list",
+    )
     right.set_xticks([1, 8, 32], labels=["1", "8", "32"])
     for ax in (left, right):
         ax.grid(True, which="both", alpha=0.3)
