@@ -148,7 +148,8 @@ def plot(results: dict[str, Any], path: Any) -> None:
     import matplotlib.pyplot as plt
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8))
-    styles = {"fake": "-", "cloud": "--"}
+    styles = {"fake": "-o", "cloud": "--s"}  # one line style per backend, one colour per case
+    colours = {"gateway": "C0", "direct": "C1", "naive": "C2", "cli": "C3"}
     for name, backend in results["backends"].items():
         sizes = sorted(backend["sizes"], key=int)
         for case in backend["cases"]:
@@ -156,10 +157,11 @@ def plot(results: dict[str, Any], path: Any) -> None:
                       for s in sizes]  # fmt: skip
             points = [(x, y) for x, y in points if y]
             if points:
-                left.plot(*zip(*points, strict=True), styles[name], marker="o", label=f"{case} ({name})")
+                left.plot(*zip(*points, strict=True), styles[name], color=colours[case], label=f"{case} ({name})")
         for case, per in backend["throughput"].items():
             xs = sorted(int(c) for c in per if "rps" in per[c])
-            right.plot(xs, [per[str(x)]["rps"] for x in xs], styles[name], marker="o", label=f"{case} ({name})")
+            rps = [per[str(x)]["rps"] for x in xs]
+            right.plot(xs, rps, styles[name], color=colours[case], label=f"{case} ({name})")
     left.set(xscale="log", yscale="log", xlabel="servers in the project", ylabel="ms (p50)",
              title=f"Listing a page of up to {PAGE} servers")  # fmt: skip
     right.set(
