@@ -96,6 +96,13 @@ class Server(Process):
         self.base = f"http://127.0.0.1:{self.port}"
         env = clean_environment({**SERVE, **settings, "HOST": "127.0.0.1", "PORT": str(self.port)})
         super().__init__([a.replace("{port}", str(self.port)) for a in argv], env, log)
+        try:
+            self._wait_until_serving(argv, log)
+        except BaseException:
+            self.stop()  # never leave a half-started server behind
+            raise
+
+    def _wait_until_serving(self, argv: list[str], log: Path) -> None:
         deadline = time.monotonic() + 60
         while True:
             if self.proc.poll() is not None:
@@ -107,7 +114,6 @@ class Server(Process):
             except requests.RequestException:  # not listening yet, or its workers still booting
                 pass
             if time.monotonic() > deadline:
-                self.stop()
                 raise RuntimeError(f"{argv} did not answer within 60 s: {log.read_text()[-2000:]}")
             time.sleep(0.2)
 
