@@ -218,6 +218,37 @@ def frozen(cloud: Cloud, name: str) -> Iterator[None]:
         os.killpg(pgid, signal.SIGCONT)
 
 
+GATEWAY_UA = "devstack-client/"  # the start of the gateway's User-Agent in the services' access logs
+
+
+def create_body(cloud: Cloud, label: str) -> dict[str, str]:
+    return {
+        "name": server_name(label),
+        "image_id": cloud.image["id"],
+        "flavor_id": cloud.flavor["id"],
+        "network_id": cloud.networks["demo"]["id"],
+    }
+
+
+def servers_named(client: Upstream, name: str) -> list[dict[str, Any]]:
+    """What Nova itself lists under exactly this name."""
+    return [s for s in client.get("compute", "/servers", name=f"^{name}$")["servers"] if s["name"] == name]
+
+
+def assert_ok(gw: Gateway, *paths: str) -> None:
+    for path in paths:
+        resp = gw.get(path)
+        assert resp.status_code == 200, (path, resp.status_code, resp.text)
+
+
+def assert_unreachable(gw: Gateway, *paths: str) -> None:
+    for path in paths:
+        resp = gw.get(path)
+        assert resp.status_code == 503, (path, resp.status_code, resp.text)
+        assert resp.json()["code"] == "upstream_unreachable", (path, resp.json())
+        assert resp.headers["Retry-After"] == "5"
+
+
 # --------------------------------------------------------------------------------------------- access logs
 
 # combined log format + duration + the token's project + the user asking Keystone for a token

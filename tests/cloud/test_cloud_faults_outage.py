@@ -18,46 +18,20 @@ import requests
 
 from tests.cloud.faultproxy import FaultProxy
 from tests.cloud.harness import (
+    GATEWAY_UA,
     RUN,
     Cloud,
     Gateway,
     Upstream,
+    assert_ok,
+    assert_unreachable,
+    create_body,
     frozen,
     server_name,
+    servers_named,
     service_stopped,
     wait_for,
 )
-
-GATEWAY_UA = "devstack-client/"  # the start of the gateway's User-Agent in the services' access logs
-
-
-def create_body(cloud: Cloud, label: str) -> dict[str, str]:
-    return {
-        "name": server_name(label),
-        "image_id": cloud.image["id"],
-        "flavor_id": cloud.flavor["id"],
-        "network_id": cloud.networks["demo"]["id"],
-    }
-
-
-def servers_named(client: Upstream, name: str) -> list[dict[str, Any]]:
-    """What Nova itself lists under exactly this name."""
-    return [s for s in client.get("compute", "/servers", name=f"^{name}$")["servers"] if s["name"] == name]
-
-
-def assert_ok(gw: Gateway, *paths: str) -> None:
-    for path in paths:
-        resp = gw.get(path)
-        assert resp.status_code == 200, (path, resp.status_code, resp.text)
-
-
-def assert_unreachable(gw: Gateway, *paths: str) -> None:
-    for path in paths:
-        resp = gw.get(path)
-        assert resp.status_code == 503, (path, resp.status_code, resp.text)
-        assert resp.json()["code"] == "upstream_unreachable", (path, resp.json())
-        assert resp.headers["Retry-After"] == "5"
-
 
 # -- Nova hangs ------------------------------------------------------------------------------------------
 
@@ -110,43 +84,6 @@ def test_glance_down_fails_image_endpoints_only(cloud_info, start_gateway, demo_
             listed = gw.get("/api/v1/server", params={"name": demo_server["name"]}).json()["servers"]
             assert listed[0]["image"] == {"id": cloud_info.image["id"], "name": cloud_info.image["name"]}
             assert_ok(gw, "/api/v1/image")
-
-
-# -- Neutron down, and Nova answering 500 ----------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def neutron_down(cloud_info: Cloud, start_gateway: Callable[..., Gateway]) -> Iterator[Gateway]:
-    """Neutron stopped for the module's Neutron tests; a gateway that connected before."""
-    gw = start_gateway(cloud_info.credentials("demo"), "neutron-down")
-    assert_ok(gw, "/api/v1/flavor")
-    with service_stopped("neutron"):
-        yield gw
-
-
-def test_neutron_down_fails_network_endpoints_only(cloud_info, neutron_down):
-    gw = neutron_down
-    assert_unreachable(gw, "/api/v1/network", f"/api/v1/network/{cloud_info.networks['demo']['id']}")
-    assert_ok(gw, "/api/v1/flavor", "/api/v1/image", "/api/v1/server", "/api/v1/limits")
-
-
-def test_nova_500_is_502_with_novas_request_id(cloud_info, neutron_down, upstream):
-    """Real Nova answers a create with 500 while Neutron is down ("Unexpected API Error")."""
-    gw = neutron_down
-    body = create_body(cloud_info, "nova-500")
-
-    resp = gw.post("/api/v1/server", json=body)
-
-    assert resp.status_code == 502, resp.text
-    error = resp.json()
-    assert (error["code"], error["upstream_status"]) == ("upstream_error", 500)
-    assert "Unexpected API Error" in error["message"]
-    # the id Nova logged the failure under, and not ours
-    assert error["upstream_request_id"].startswith("req-")
-    assert error["upstream_request_id"] != error["request_id"]
-    nova_log = (cloud_info.state_dir / "logs" / "nova-api.log").read_text(errors="replace")
-    assert error["upstream_request_id"] in nova_log
-    assert servers_named(upstream("demo"), body["name"]) == []
 
 
 # -- a create whose answer is lost -----------------------------------------------------------------------
