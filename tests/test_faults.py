@@ -76,7 +76,8 @@ def test_glance_down_leaves_the_server_list_with_null_image_names(client, cloud,
     assert servers.status_code == 200
     assert servers.json["servers"][0]["image"] == {"id": IMAGE["id"], "name": None}
     if warm:  # Glance was asked (and refused the connection); cold, its discovery already failed
-        assert [r.qs["id"] for r in cloud.history if r.path == "/v2/images"] == [[f"in:{IMAGE['id']}"]]
+        asked = [r.qs["id"] for r in cloud.history if r.path == "/v2/images"]
+        assert asked and all(ids == [f"in:{IMAGE['id']}"] for ids in asked)
     assert client.get("/api/v1/flavor").status_code == 200
     assert flavors.call_count == 1 + warm
 

@@ -195,7 +195,11 @@ class ServerList(Resource):
         """Create a server, by image, flavor and network names or ids."""
         query = parse_query(create_query, headers=("Idempotency-Key",))
         body = parse_body(server_create, check=_one_of_each)
-        launch = LaunchService(get_connection(), idempotency_ttl=current_app.config["IDEMPOTENCY_TTL"])
+        launch = LaunchService(
+            get_connection(),
+            idempotency_ttl=current_app.config["IDEMPOTENCY_TTL"],
+            settle_seconds=current_app.config["IDEMPOTENCY_SETTLE_SECONDS"],
+        )
         if query["dry_run"]:
             return {"dry_run": True, "server": launch.dry_run(body)}, 200
         with CREATES_IN_FLIGHT.track_inprogress():
