@@ -28,7 +28,10 @@ setup(
             "ruff>=0.17,<0.18",
             "openapi-spec-validator>=0.9,<0.10",
             "playwright>=1.40,<2",
+            "matplotlib>=3.8,<4",  # tests/test_bench.py runs the benchmark's short mode, plot included
         ],
+        # python -m bench (bench/README.md): the plot, and the `openstack` CLI it compares with
+        "bench": ["matplotlib>=3.8,<4", "python-openstackclient>=7,<10"],
     },
     entry_points={"console_scripts": ["devstack-client=devstack_client.main:main"]},
 )
