@@ -27,6 +27,7 @@ from devstack_client.tracing import TracingSession
 log = logging.getLogger(__name__)
 
 SERVICES = ("compute", "image", "network")
+OPTIONAL_SERVICES = ("image", "network")
 
 
 class CloudConnection:
@@ -51,6 +52,9 @@ class CloudConnection:
         self._http: requests.Session | None = None
         self._http_pid: int | None = None
         self._discovery: dict[str, Any] = {}
+        # Services whose discovery failed when this process's connection
+        # started; their proxies are built (and discovered) on first use.
+        self.undiscovered: set[str] = set()
 
     def get(self) -> os_connection.Connection:
         conn = self._conn
@@ -124,8 +128,15 @@ class CloudConnection:
 
     def _warm_up(self, conn: os_connection.Connection) -> None:
         conn.session.get_token()
-        for service_type in SERVICES:
-            self.discover(conn, service_type)
+        self.discover(conn, "compute")  # required: it checks the pinned microversion
+        for service_type in OPTIONAL_SERVICES:
+            try:
+                self.discover(conn, service_type)
+            except DiscoveryFailed:
+                # Glance or Neutron down must not take Nova's endpoints down
+                # with it: their own calls fail (503) until it is back.
+                self.undiscovered.add(service_type)
+                log.warning("%s service unreachable at start; its endpoints answer 503 until it is back", service_type)
 
     def discover(self, conn: os_connection.Connection, service_type: str) -> None:
         """Build a service's proxy (its version discovery); raise Misconfigured or DiscoveryFailed if it fails."""
@@ -133,6 +144,7 @@ class CloudConnection:
             # For compute, this reads Nova's version document and checks that
             # it offers our pinned microversion.
             getattr(conn, service_type).get_endpoint_data()
+            self.undiscovered.discard(service_type)
         except (os_exc.ServiceDisabledException, ks_exc.EndpointNotFound) as exc:
             where = f"{self.identity.interface} interface" + (
                 f", region {self.identity.region_name}" if self.identity.region_name else ""

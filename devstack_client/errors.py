@@ -71,6 +71,25 @@ class IdempotencyConflict(GatewayError):
         self.server_id = server_id
 
 
+class CreateUnconfirmed(GatewayError):
+    """Nova did not answer a create in time: the server may exist (the request may have reached Nova)."""
+
+    def __init__(self, name: str, idempotency_key: str | None) -> None:
+        if idempotency_key:
+            how = (
+                "Send the same request again with the same Idempotency-Key: it answers that server if it "
+                "exists, and creates it (once) if not."
+            )
+        else:
+            how = (
+                f"Look for it by name (GET /api/v1/server?name={name}) before creating it again; send an "
+                "Idempotency-Key with a create to make retrying it safe."
+            )
+        super().__init__(f"Nova did not answer the create of server {name!r} in time; it may have been created. {how}")
+        self.name = name
+        self.idempotency_key = idempotency_key
+
+
 class BuildFailed(GatewayError):
     def __init__(self, server: dict) -> None:
         fault = server.get("fault") or {}

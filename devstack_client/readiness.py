@@ -93,7 +93,9 @@ def run(cloud: CloudConnection) -> list[Check]:
         for name in SERVICES:
 
             def step(name: str = name) -> dict[str, Any]:
-                if scratch:  # the shared connection discovered every service when it started
+                # The shared connection discovered every service when it
+                # started, but for those that were down then.
+                if scratch or name in cloud.undiscovered:
                     cloud.discover(conn, name)
                 return checks[name]()
 

@@ -22,6 +22,7 @@ from devstack_client.errors import (
     AmbiguousName,
     BuildFailed,
     ConsoleUnavailable,
+    CreateUnconfirmed,
     CredentialsMissing,
     DiscoveryFailed,
     ForbiddenRole,
@@ -103,6 +104,15 @@ def describe(exc: Exception) -> ApiError:
         return ApiError(409, "name_in_use", exc.message, {"candidates": exc.servers})
     if isinstance(exc, IdempotencyConflict):
         return ApiError(409, "idempotency_key_reused", exc.message, {"server_id": exc.server_id})
+    if isinstance(exc, CreateUnconfirmed):
+        # The same code as any timeout, so clients handling it keep working;
+        # the message and fields say how to find the server instead of duplicating it.
+        return ApiError(
+            504,
+            "upstream_timeout",
+            exc.message,
+            {"server_name": exc.name, "idempotency_key": exc.idempotency_key},
+        )
     if isinstance(exc, BuildFailed):
         return ApiError(502, "build_failed", exc.message, {"server": exc.server})
     if isinstance(exc, Misconfigured):

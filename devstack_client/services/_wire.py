@@ -13,10 +13,22 @@ from collections.abc import Callable
 from typing import Any
 
 from keystoneauth1 import exceptions as ks_exc
+from openstack import connection, proxy
 from openstack import exceptions as os_exc
-from openstack import proxy
 
-from devstack_client.errors import AmbiguousName, NotFound
+from devstack_client.errors import AmbiguousName, DiscoveryFailed, NotFound
+
+
+def service(conn: connection.Connection, service_type: str) -> proxy.Proxy:
+    """The connection's proxy for a service; DiscoveryFailed if the service does not answer its discovery.
+
+    The connection discovers every service when it starts, but one that was down then is discovered on
+    first use, and openstacksdk says NotSupported when it cannot be reached.
+    """
+    try:
+        return getattr(conn, service_type)
+    except os_exc.NotSupported as exc:
+        raise DiscoveryFailed(service_type) from exc
 
 
 def call(api: proxy.Proxy, method: str, path: str, **kwargs: Any) -> Any:

@@ -11,14 +11,14 @@ from keystoneauth1 import exceptions as ks_exc
 from openstack import connection
 from openstack import exceptions as os_exc
 
-from devstack_client.errors import InvalidRequest, NotFound
+from devstack_client.errors import DiscoveryFailed, InvalidRequest, NotFound
 from devstack_client.services._pages import Page, page, split_sort, walk
 from devstack_client.services._wire import call, exact_name_regex, find, is_uuid
 from devstack_client.services.image import ImageService
 
 log = logging.getLogger(__name__)
 
-UPSTREAM_FAILURES = (os_exc.HttpException, ks_exc.ConnectionError)
+UPSTREAM_FAILURES = (os_exc.HttpException, ks_exc.ConnectionError, DiscoveryFailed)
 
 
 def shape_flavor(flavor: dict[str, Any]) -> dict[str, Any]:

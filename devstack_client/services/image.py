@@ -7,7 +7,7 @@ from typing import Any
 from openstack import connection
 
 from devstack_client.services._pages import Page, page, split_sort
-from devstack_client.services._wire import call, find, is_uuid
+from devstack_client.services._wire import call, find, is_uuid, service
 
 FIELDS = (
     "id",
@@ -33,7 +33,7 @@ def shape_image(image: dict[str, Any]) -> dict[str, Any]:
 
 class ImageService:
     def __init__(self, conn: connection.Connection) -> None:
-        self._api = conn.image
+        self._api = service(conn, "image")
 
     def list_images(
         self,

@@ -10,10 +10,12 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from keystoneauth1 import exceptions as ks_exc
 from openstack import connection
 
 from devstack_client.errors import (
     BuildFailed,
+    CreateUnconfirmed,
     IdempotencyConflict,
     InvalidRequest,
     NameInUse,
@@ -87,7 +89,10 @@ class LaunchService:
             server["metadata"] = {**server.get("metadata", {}), DIGEST_METADATA: digest}
         # Never retried: a lost answer to a POST may still have created the
         # server, and a second POST would create a second one.
-        server_id = call(self._api, "POST", "/servers", json={"server": server})["server"]["id"]
+        try:
+            server_id = call(self._api, "POST", "/servers", json={"server": server})["server"]["id"]
+        except ks_exc.ConnectTimeout as exc:  # keystoneauth's name for a read timeout too
+            raise CreateUnconfirmed(request["name"], idempotency_key) from exc
         replayed = False
         if idempotency_key:
             server_id, replayed = self._settle(tag, server_id)

@@ -7,7 +7,7 @@ from typing import Any
 from openstack import connection
 
 from devstack_client.services._pages import Page, page, split_sort
-from devstack_client.services._wire import call, find, is_uuid
+from devstack_client.services._wire import call, find, is_uuid, service
 
 
 def shape_network(network: dict[str, Any]) -> dict[str, Any]:
@@ -28,7 +28,7 @@ def shape_network(network: dict[str, Any]) -> dict[str, Any]:
 
 class NetworkService:
     def __init__(self, conn: connection.Connection) -> None:
-        self._api = conn.network
+        self._api = service(conn, "network")
 
     def list_networks(
         self,

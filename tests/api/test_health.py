@@ -1,9 +1,11 @@
 """/healthz (alive) and /readyz (Keystone, Nova with our microversion, Glance and Neutron answer), on the wire."""
 
 import copy
+import re
 
 import pytest
 import requests
+import requests_mock
 from keystoneauth1 import fixture as ks_fixture
 
 from devstack_client import create_app
@@ -248,15 +250,17 @@ def test_not_ready_when_glance_is_down_at_start(client, cloud):
     assert response.json["reason"].startswith("image: The image service did not answer its version discovery")
 
 
-def test_an_api_call_with_glance_down_at_start_is_503_not_500(client, cloud):
-    cloud.mocker.get(f"{GLANCE}/", exc=requests.exceptions.ConnectionError)
+def test_glance_down_at_start_fails_image_calls_only(client, cloud):
+    cloud.mocker.register_uri(requests_mock.ANY, re.compile(f"^{GLANCE}/"), exc=requests.exceptions.ConnectionError)
+    cloud.nova("GET", "/flavors/detail", body={"flavors": []})
 
-    response = client.get("/api/v1/flavor")
+    images = client.get("/api/v1/image")
 
-    assert response.status_code == 503
-    assert response.json["code"] == "upstream_unreachable"
-    assert response.headers["Retry-After"] == "5"
-    assert "glance.test" not in response.get_data(as_text=True)
+    assert images.status_code == 503
+    assert images.json["code"] == "upstream_unreachable"
+    assert images.headers["Retry-After"] == "5"
+    assert "glance.test" not in images.get_data(as_text=True)
+    assert client.get("/api/v1/flavor").status_code == 200  # Nova's endpoints keep working
 
 
 @pytest.mark.parametrize(

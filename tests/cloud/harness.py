@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -170,6 +170,83 @@ def delete_servers(client: Upstream, all_projects: bool = False) -> None:
         time.sleep(1)
         servers = leftovers()
     assert not servers, f"could not delete leftover test servers: {[(s['id'], s['name']) for s in servers]}"
+
+
+# ---------------------------------------------------------------------------------------- faults in the cloud
+
+
+def service(action: str, name: str) -> None:
+    """service.sh stop|start NAME: one of the cloud's services (start returns once it answers)."""
+    subprocess.run(
+        ["bash", str(SERVICE_SH), action, name],
+        check=True,
+        timeout=240,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+@contextlib.contextmanager
+def service_stopped(name: str) -> Iterator[Callable[[], None]]:
+    """Stop a service for the block; yields start(), to bring it back early; always started again at the end."""
+    running = [False]
+
+    def start() -> None:
+        if not running[0]:
+            service("start", name)
+            running[0] = True
+
+    service("stop", name)
+    try:
+        yield start
+    finally:
+        start()
+
+
+@contextlib.contextmanager
+def frozen(cloud: Cloud, name: str) -> Iterator[None]:
+    """SIGSTOP a service's process group for the block (it accepts connections and never answers), SIGCONT after.
+
+    Keep the block well under the service's gunicorn --timeout (120 s): past it, gunicorn would kill the worker
+    on waking up.
+    """
+    pgid = int((cloud.state_dir / "run" / f"{name}.pid").read_text())
+    os.killpg(pgid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.killpg(pgid, signal.SIGCONT)
+
+
+GATEWAY_UA = "devstack-client/"  # the start of the gateway's User-Agent in the services' access logs
+
+
+def create_body(cloud: Cloud, label: str) -> dict[str, str]:
+    return {
+        "name": server_name(label),
+        "image_id": cloud.image["id"],
+        "flavor_id": cloud.flavor["id"],
+        "network_id": cloud.networks["demo"]["id"],
+    }
+
+
+def servers_named(client: Upstream, name: str) -> list[dict[str, Any]]:
+    """What Nova itself lists under exactly this name."""
+    return [s for s in client.get("compute", "/servers", name=f"^{name}$")["servers"] if s["name"] == name]
+
+
+def assert_ok(gw: Gateway, *paths: str) -> None:
+    for path in paths:
+        resp = gw.get(path)
+        assert resp.status_code == 200, (path, resp.status_code, resp.text)
+
+
+def assert_unreachable(gw: Gateway, *paths: str) -> None:
+    for path in paths:
+        resp = gw.get(path)
+        assert resp.status_code == 503, (path, resp.status_code, resp.text)
+        assert resp.json()["code"] == "upstream_unreachable", (path, resp.json())
+        assert resp.headers["Retry-After"] == "5"
 
 
 # --------------------------------------------------------------------------------------------- access logs

@@ -5,32 +5,17 @@ Runs last (conftest orders *_outage modules at the end); Keystone is always rest
 
 from __future__ import annotations
 
-import subprocess
-
-from tests.cloud.harness import SERVICE_SH, wait_for
-
-
-def service(action: str, name: str) -> None:
-    subprocess.run(
-        ["bash", str(SERVICE_SH), action, name],
-        check=True,
-        timeout=240,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+from tests.cloud.harness import service_stopped, wait_for
 
 
 def test_keystone_down_then_back(cloud_info, start_gateway):
     gw = start_gateway(cloud_info.credentials("demo"), "keystone-outage")
-    try:
-        service("stop", "keystone")
+    with service_stopped("keystone"):
         for path in ("/api/v1/flavor", "/api/v1/server", "/api/v1/image/tiny-raw"):
             resp = gw.get(path)
             assert resp.status_code == 503, (path, resp.text)
             body = resp.json()
             assert body["code"] in ("upstream_unreachable", "upstream_unavailable"), body
-    finally:
-        service("start", "keystone")
 
     # the same gateway process, without a restart
     def recovered():
@@ -41,3 +26,4 @@ def test_keystone_down_then_back(cloud_info, start_gateway):
     assert cloud_info.flavor["id"] in {f["id"] for f in resp.json()["flavors"]}
     for path in ("/api/v1/server", "/api/v1/image/tiny-raw", "/api/v1/network"):
         assert gw.get(path).status_code == 200, path
+    assert gw.proc.poll() is None, "the gateway's process exited"
