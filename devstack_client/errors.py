@@ -72,9 +72,9 @@ class IdempotencyConflict(GatewayError):
 
 
 class CreateUnconfirmed(GatewayError):
-    """Nova did not answer a create in time: the server may exist (the request may have reached Nova)."""
+    """Nova did not answer a create: the server may exist (the request may have reached Nova)."""
 
-    def __init__(self, name: str, idempotency_key: str | None) -> None:
+    def __init__(self, name: str, idempotency_key: str | None, *, timed_out: bool = True) -> None:
         if idempotency_key:
             how = (
                 "Send the same request again with the same Idempotency-Key: it answers that server if it "
@@ -85,9 +85,15 @@ class CreateUnconfirmed(GatewayError):
                 f"Look for it by name (GET /api/v1/server?name={name}) before creating it again; send an "
                 "Idempotency-Key with a create to make retrying it safe."
             )
-        super().__init__(f"Nova did not answer the create of server {name!r} in time; it may have been created. {how}")
+        what = (
+            "did not answer the create of server {!r} in time"
+            if timed_out
+            else ("closed the connection before answering the create of server {!r}")
+        )
+        super().__init__(f"Nova {what.format(name)}; it may have been created. {how}")
         self.name = name
         self.idempotency_key = idempotency_key
+        self.timed_out = timed_out
 
 
 class BuildFailed(GatewayError):

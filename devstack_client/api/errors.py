@@ -107,12 +107,8 @@ def describe(exc: Exception) -> ApiError:
     if isinstance(exc, CreateUnconfirmed):
         # The same code as any timeout, so clients handling it keep working;
         # the message and fields say how to find the server instead of duplicating it.
-        return ApiError(
-            504,
-            "upstream_timeout",
-            exc.message,
-            {"server_name": exc.name, "idempotency_key": exc.idempotency_key},
-        )
+        status, code = (504, "upstream_timeout") if exc.timed_out else (503, "upstream_unreachable")
+        return ApiError(status, code, exc.message, {"server_name": exc.name, "idempotency_key": exc.idempotency_key})
     if isinstance(exc, BuildFailed):
         return ApiError(502, "build_failed", exc.message, {"server": exc.server})
     if isinstance(exc, Misconfigured):

@@ -12,6 +12,7 @@ from typing import Any
 
 from keystoneauth1 import exceptions as ks_exc
 from openstack import connection
+from urllib3.exceptions import NewConnectionError
 
 from devstack_client.errors import (
     BuildFailed,
@@ -55,6 +56,17 @@ def _created(server: dict[str, Any]) -> datetime:
     return datetime.fromisoformat(server["created"].replace("Z", "+00:00"))
 
 
+def _refused(exc: BaseException) -> bool:
+    """Whether a connection failure happened before anything was sent (urllib3 could not connect)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        reason = getattr(seen.args[0], "reason", None) if seen.args else None
+        if isinstance(seen, NewConnectionError) or isinstance(reason, NewConnectionError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def _settled(server: dict[str, Any]) -> bool:
     return SETTLED_METADATA in server.get("metadata", {})
 
@@ -93,6 +105,10 @@ class LaunchService:
             server_id = call(self._api, "POST", "/servers", json={"server": server})["server"]["id"]
         except ks_exc.ConnectTimeout as exc:  # keystoneauth's name for a read timeout too
             raise CreateUnconfirmed(request["name"], idempotency_key) from exc
+        except ks_exc.ConnectFailure as exc:
+            if _refused(exc):
+                raise  # no connection was made: nothing reached Nova
+            raise CreateUnconfirmed(request["name"], idempotency_key, timed_out=False) from exc
         replayed = False
         if idempotency_key:
             server_id, replayed = self._settle(tag, server_id)

@@ -4,6 +4,7 @@ import logging
 
 import pytest
 import requests
+from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from devstack_client import create_app
 from tests.conftest import CREDENTIALS, KEYSTONE, NOVA
@@ -119,15 +120,34 @@ def test_a_get_is_sent_again_only_once(client, cloud):
     assert flavors.call_count == 2
 
 
-def test_a_post_on_a_dropped_connection_is_never_sent_again(client, cloud):
-    create = cloud.nova("POST", "/servers", exc=requests.exceptions.ConnectionError)
-    body = {"name": "web-1", "image_id": "8c6b7d4e-0f5e-4a8e-9a55-2d1b1f0f3a21", "flavor_id": "1",
-            "network_id": "f3a8c2de-5d41-4b8a-9a0e-7e4f1c2b9d10"}  # fmt: skip
+CREATE = {"name": "web-1", "image_id": "8c6b7d4e-0f5e-4a8e-9a55-2d1b1f0f3a21", "flavor_id": "1",
+          "network_id": "f3a8c2de-5d41-4b8a-9a0e-7e4f1c2b9d10"}  # fmt: skip
 
-    response = client.post("/api/v1/server", json=body)
+
+def test_a_create_on_a_dropped_connection_is_never_sent_again_and_may_exist(client, cloud):
+    dropped = requests.exceptions.ConnectionError("('Connection aborted.', RemoteDisconnected())")
+    create = cloud.nova("POST", "/servers", exc=dropped)
+
+    response = client.post("/api/v1/server", json=CREATE)
 
     assert (response.status_code, response.json["code"]) == (503, "upstream_unreachable")
     assert create.call_count == 1  # it may have arrived: a second POST could make a second server
+    assert response.json["server_name"] == "web-1"
+    assert "it may have been created" in response.json["message"]
+    assert "GET /api/v1/server?name=web-1" in response.json["message"]
+
+
+def test_a_create_whose_connection_was_refused_is_plainly_unreachable(client, cloud):
+    refused = NewConnectionError(None, "Failed to establish a new connection: [Errno 111] Connection refused")
+    create = cloud.nova(
+        "POST", "/servers", exc=requests.exceptions.ConnectionError(MaxRetryError(None, "/servers", refused))
+    )
+
+    response = client.post("/api/v1/server", json=CREATE)
+
+    assert (response.status_code, response.json["code"]) == (503, "upstream_unreachable")
+    assert create.call_count == 1
+    assert "server_name" not in response.json  # nothing reached Nova: nothing to look for
 
 
 @pytest.mark.parametrize("exc", [requests.exceptions.ConnectTimeout, requests.exceptions.ReadTimeout])
