@@ -15,6 +15,7 @@ from devstack_client.api import (  # server_actions adds its routes to the serve
     keypairs,
     limits,
     networks,
+    query,
     server_actions,  # noqa: F401
     servers,
 )
@@ -76,3 +77,5 @@ def init_app(app: Flask) -> None:
     with app.test_request_context():
         if "error" in api.__schema__:
             raise RuntimeError("the Swagger spec cannot be built; see the log")
+        app.extensions["query_parameters"] = query.documented_parameters(api.__schema__)
+    app.before_request(query.reject_unknown_parameters)

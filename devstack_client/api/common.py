@@ -32,17 +32,23 @@ next_marker_field = fields.String(
 )
 
 ERRORS = {
-    400: "Invalid request, over quota (`quota_exceeded`) or refused by OpenStack (`bad_request`)",
+    400: "A bad or unknown query parameter or body field (`invalid_request`, with `errors`), over quota "
+    "(`quota_exceeded`) or refused by OpenStack (`bad_request`)",
     401: "No or unknown API key (`unauthorized`), or a Keystone token refused (`invalid_token`)",
     403: "A reader key writing (`forbidden_role`), the gateway's credentials missing (`credentials_missing`) "
     "or refused (`authentication_failed`), or forbidden",
     404: "No such resource (`not_found`)",
     409: "The name matches several resources (`ambiguous_name`, with `candidates`) or a conflict",
+    413: "The body is over 64 KiB (`request_entity_too_large`)",
+    415: "The body's Content-Type is not JSON (`unsupported_media_type`, with `accepted`)",
     502: "OpenStack failed (`upstream_error`)",
     503: "OpenStack unreachable, unavailable or misconfigured",
     504: "OpenStack did not answer in time (`upstream_timeout`)",
 }
-READ_ERRORS = (401, 403, 502, 503, 504)
+# Every /api/v1 operation refuses unknown query parameters (400).
+READ_ERRORS = (400, 401, 403, 502, 503, 504)
+# Every operation that reads a body.
+BODY_ERRORS = (400, 413, 415)
 
 
 def documents_errors(ns: Namespace, *codes: int) -> Callable[[Any], Any]:
@@ -51,7 +57,7 @@ def documents_errors(ns: Namespace, *codes: int) -> Callable[[Any], Any]:
     ns.add_model(error_model.name, error_model)
 
     def decorate(func: Any) -> Any:
-        for code in codes:
+        for code in sorted(set(codes), reverse=True):
             func = ns.response(code, ERRORS[code], error_model)(func)
         return func
 

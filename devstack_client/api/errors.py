@@ -34,6 +34,7 @@ from devstack_client.errors import (
     NotFound,
     QuotaExceeded,
     Unauthorized,
+    UnsupportedMediaType,
 )
 from devstack_client.usertokens import REFUSED
 
@@ -97,6 +98,8 @@ def describe(exc: Exception) -> ApiError:
         return ApiError(409, "ambiguous_name", exc.message, {"candidates": exc.candidates})
     if isinstance(exc, InvalidRequest):
         return ApiError(400, "invalid_request", exc.message, {"errors": exc.errors})
+    if isinstance(exc, UnsupportedMediaType):
+        return ApiError(415, "unsupported_media_type", exc.message, {"accepted": exc.accepted})
     if isinstance(exc, QuotaExceeded):
         return ApiError(400, "quota_exceeded", exc.message)
     if isinstance(exc, NameInUse):

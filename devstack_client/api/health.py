@@ -37,6 +37,8 @@ ready = ns.model(
     {
         "ready": fields.Boolean(example=True),
         "reason": fields.String(description="When not ready: the first failed check", example=None),
+        "code": fields.String(description="When not ready: `not_ready`, as every error has a code", example=None),
+        "message": fields.String(description="When not ready: the same as reason", example=None),
         "checks": fields.Raw(
             description="identity, compute, image, network → ReadinessCheck (the services only once the "
             "identity works)",
@@ -101,9 +103,12 @@ def _readiness() -> dict[str, Any]:
         error = describe(result.error)
         checks[result.name] = {"ok": False, "code": error.code, "message": error.message}
         reason = reason or f"{result.name}: {error.message}"
-    return {
+    body = {
         "ready": reason is None,
         "reason": reason,
         "checks": checks,
         "checked_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
+    if reason is not None:  # a 503: the same `code` and `message` as every other error answer
+        body.update(code="not_ready", message=reason)
+    return body

@@ -1,7 +1,7 @@
 from flask import url_for
 from flask_restx import Namespace, Resource, fields
 
-from devstack_client.api.common import READ_ERRORS, documents_errors
+from devstack_client.api.common import BODY_ERRORS, READ_ERRORS, documents_errors
 from devstack_client.api.validation import parse_body
 from devstack_client.connection import get_connection
 from devstack_client.services import KeypairService
@@ -72,7 +72,7 @@ class KeypairList(Resource):
         return {"keypairs": KeypairService(get_connection()).list_keypairs()}
 
     @ns.expect(keypair_create)
-    @documents_errors(ns, 400, 409, *READ_ERRORS)
+    @documents_errors(ns, 409, *BODY_ERRORS, *READ_ERRORS)
     # Headers on the 201 only (ns.header() documents them on every answer);
     # above marshal_with, whose own 201 entry would replace this one.
     @ns.response(201, CREATED, keypair_created, headers=CREATED_HEADERS)

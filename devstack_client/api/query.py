@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
-from flask_restx import inputs, reqparse
+from flask import current_app, request
+from flask_restx import inputs, reqparse, swagger
 from werkzeug.exceptions import HTTPException
 
 from devstack_client.errors import InvalidRequest
@@ -41,14 +41,47 @@ def sort_argument(parser: reqparse.RequestParser, keys: tuple[str, ...]) -> None
     )
 
 
-def parse_query(parser: reqparse.RequestParser, headers: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Parse the query string, or raise InvalidRequest naming every bad or unknown parameter."""
-    known = {arg.name for arg in parser.args} - set(headers)
-    errors = [
-        {"field": name, "message": f"{name} is not a known parameter (known: {', '.join(sorted(known))})"}
-        for name in request.args
-        if name not in known
-    ]
+def documented_parameters(spec: dict[str, Any]) -> dict[tuple[str, str], frozenset[str]]:
+    """(Swagger path, method) → the query parameters the spec documents for that operation."""
+    documented = {}
+    for path, operations in spec["paths"].items():
+        shared = [p["name"] for p in operations.get("parameters", []) if p["in"] == "query"]
+        for method, operation in operations.items():
+            if method == "parameters":
+                continue
+            own = [p["name"] for p in operation.get("parameters", []) if p["in"] == "query"]
+            documented[(path, method.upper())] = frozenset(shared + own)
+    return documented
+
+
+def reject_unknown_parameters() -> None:
+    """Refuse (400) a query parameter the operation does not document, on every ``/api/`` operation.
+
+    One rule from one source, the spec: a misspelt filter (``?staus=ACTIVE``)
+    or option (``?dryrun=true``) must not be ignored silently, least of all
+    on a create or a delete.
+    """
+    if not request.args or request.url_rule is None or not request.path.startswith("/api/"):
+        return
+    method = "GET" if request.method == "HEAD" else request.method
+    known = current_app.extensions["query_parameters"].get((swagger.extract_path(request.url_rule.rule), method))
+    if known is None:  # OPTIONS, or a method the route lacks: answered without reading the query
+        return
+    unknown = [name for name in request.args if name not in known]
+    if unknown:
+        accepted = ", ".join(sorted(known)) or "none"
+        errors = [
+            {"field": name, "message": f"{name} is not a known parameter (known: {accepted})"} for name in unknown
+        ]
+        raise InvalidRequest("Invalid query: " + "; ".join(e["message"] for e in errors) + ".", errors)
+
+
+def parse_query(parser: reqparse.RequestParser) -> dict[str, Any]:
+    """Parse the query string, or raise InvalidRequest naming every bad parameter.
+
+    Unknown parameters never get here: reject_unknown_parameters refused them.
+    """
+    errors = []
     try:
         args = parser.parse_args()
     except HTTPException as exc:

@@ -1,7 +1,7 @@
 from flask import current_app, url_for
 from flask_restx import Namespace, Resource, fields, inputs, marshal, reqparse
 
-from devstack_client.api.common import READ_ERRORS, documents_errors, error_model, next_marker_field
+from devstack_client.api.common import BODY_ERRORS, READ_ERRORS, documents_errors, error_model, next_marker_field
 from devstack_client.api.query import fields_argument, paged_parser, parse_query, select_fields, sort_argument
 from devstack_client.api.validation import parse_body
 from devstack_client.config import MAX_WAIT_SECONDS
@@ -181,7 +181,7 @@ class ServerList(Resource):
         return body
 
     @ns.expect(server_create, create_query)
-    @documents_errors(ns, 400, 409, *READ_ERRORS)
+    @documents_errors(ns, 409, *BODY_ERRORS, *READ_ERRORS)
     @ns.response(
         201,
         "Created: BUILD until Nova makes it ACTIVE (ACTIVE with ?wait=true)",
@@ -193,7 +193,7 @@ class ServerList(Resource):
     @ns.response(502, "With ?wait=true: the server went to ERROR (`build_failed`, with its fault)", error_model)
     def post(self):
         """Create a server, by image, flavor and network names or ids."""
-        query = parse_query(create_query, headers=("Idempotency-Key",))
+        query = parse_query(create_query)
         body = parse_body(server_create, check=_one_of_each)
         launch = LaunchService(get_connection(), idempotency_ttl=current_app.config["IDEMPOTENCY_TTL"])
         if query["dry_run"]:
