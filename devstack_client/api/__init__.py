@@ -8,6 +8,7 @@ from flask_restx import Api
 from devstack_client import __version__
 from devstack_client.api import (  # server_actions adds its routes to the server namespace
     auth,
+    common,
     errors,
     flavors,
     health,
@@ -40,6 +41,14 @@ request id, so it finds the call in Nova's, Glance's and Neutron's logs.
 
 
 class GatewayApi(Api):
+    @property
+    def __schema__(self) -> dict:  # type: ignore[override]
+        schema = super().__schema__
+        if "error" not in schema and not getattr(self, "_nullable_marked", False):
+            common.mark_nullable(schema)  # once: restx caches the dict it built
+            self._nullable_marked = True
+        return schema
+
     def handle_error(self, e: Exception):  # type: ignore[override]
         # One mapping for every error; restx's own would add str(e) (a leak)
         # and route lists to 404 bodies.

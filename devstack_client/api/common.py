@@ -62,3 +62,29 @@ def documents_errors(ns: Namespace, *codes: int) -> Callable[[Any], Any]:
         return func
 
     return decorate
+
+
+def mark_nullable(spec: dict[str, Any]) -> dict[str, Any]:
+    """Say in the spec which answer fields may be null: every one a model does not mark required.
+
+    Swagger 2.0 has no ``null`` type and flask-restx emits none, yet most of
+    what we answer is OpenStack's, where absent values are null (a server's
+    ``key_name``, an image's ``name``, ``next_marker`` on the last page). The
+    ``x-nullable`` extension says so (Swagger UI and schemathesis read it).
+    Input models (``additionalProperties: false``) are left as they are: null
+    is not a value a caller may send.
+    """
+    for model in spec.get("definitions", {}).values():
+        if model.get("additionalProperties") is False:
+            continue
+        for part in [model, *model.get("allOf", [])]:
+            required = set(part.get("required", []))
+            properties = part.get("properties", {})
+            for name, prop in properties.items():
+                if name in required:
+                    continue
+                if "$ref" in prop:  # siblings of $ref are ignored: wrap it
+                    ref = prop.pop("$ref")
+                    prop["allOf"] = [{"$ref": ref}]
+                prop["x-nullable"] = True
+    return spec

@@ -125,6 +125,9 @@ class ServerAction(Resource):
     f"How many last lines (1-{limits.CONSOLE_LOG_MAX_LINES}, default {DEFAULT_LINES})",
     type=int,
     _in="query",
+    minimum=1,
+    maximum=limits.CONSOLE_LOG_MAX_LINES,
+    default=DEFAULT_LINES,
 )
 class ServerConsoleLog(Resource):
     @documents_errors(ns, 400, 404, *READ_ERRORS)
