@@ -28,6 +28,7 @@ setup(
             "ruff>=0.17,<0.18",
             "openapi-spec-validator>=0.9,<0.10",
             "playwright>=1.40,<2",
+            "schemathesis>=4.32,<5",
         ],
     },
     entry_points={"console_scripts": ["devstack-client=devstack_client.main:main"]},

@@ -69,8 +69,10 @@ def _unescape_exact(pattern: str) -> str | None:
 class PermissiveCloud:
     """Register catch-all answers on a ``FakeCloud``'s mocker (after its discovery documents)."""
 
-    def __init__(self, cloud: FakeCloud) -> None:
+    def __init__(self, cloud: FakeCloud, *, invent: bool = True) -> None:
+        """``invent=False``: no id or name exists but the seeded image, flavors, network and keypair."""
         self.cloud = cloud
+        self.invent = invent
         self.servers: dict[str, dict[str, Any]] = {}
         self.keypairs: dict[str, dict[str, Any]] = {"my-key": make_fake_keypair("my-key", view="show")}
         self.deleted_keypairs: set[str] = set()
@@ -86,6 +88,14 @@ class PermissiveCloud:
             )
 
     # -- plumbing ----------------------------------------------------------------
+
+    def _exists(self, ref: str) -> bool:
+        """Whether an id nobody created exists: half of them do."""
+        return self.invent and _bucket(ref, 2) == 0
+
+    def matches(self, name: str) -> int:
+        """How many resources have a name nobody created: 0, 1 or 2 (ambiguous)."""
+        return _bucket(name, 3) if self.invent else 0
 
     @staticmethod
     def _route(request: Any, root: str) -> tuple[list[str], dict[str, list[str]]]:
@@ -109,7 +119,7 @@ class PermissiveCloud:
 
     def server(self, server_id: str) -> dict[str, Any] | None:
         """The server with this id: one the gateway created, or one that "exists" by checksum."""
-        if server_id not in self.servers and _bucket(server_id, 2) == 0:
+        if server_id not in self.servers and self._exists(server_id):
             self.servers[server_id] = make_fake_server_in("ACTIVE", server_id=server_id, name=f"vm-{server_id[:8]}")
         return self.servers.get(server_id)
 
@@ -118,7 +128,7 @@ class PermissiveCloud:
         if known:
             return known
         # 0: none, 1: one, 2: two (an ambiguous name)
-        for n in range(_bucket(name, 3)):
+        for n in range(self.matches(name)):
             server_id = _uuid_for(name, f"server{n}")
             self.servers.setdefault(server_id, make_fake_server_in("ACTIVE", server_id=server_id, name=name))
         return [s for s in self.servers.values() if s["name"] == name]
@@ -244,7 +254,7 @@ class PermissiveCloud:
             self.keypairs[asked["name"]] = make_fake_keypair(asked["name"], view="show", key_type=asked["type"])
             return {"keypair": created}
         name = rest[0]
-        if name not in self.keypairs and name not in self.deleted_keypairs and _bucket(name, 2) == 0:
+        if name not in self.keypairs and name not in self.deleted_keypairs and self._exists(name):
             self.keypairs[name] = make_fake_keypair(name, view="show")
         if name not in self.keypairs:
             context.status_code = 404
@@ -266,7 +276,7 @@ class PermissiveCloud:
             if "name" in query:
                 name = query["name"][0]
                 images = [i for i in images if i["name"] == name] or [
-                    make_fake_image(_uuid_for(name, f"image{n}"), name) for n in range(_bucket(name, 3))
+                    make_fake_image(_uuid_for(name, f"image{n}"), name) for n in range(self.matches(name))
                 ]
             if "id" in query:
                 wanted = query["id"][0].removeprefix("in:").split(",")
@@ -276,7 +286,7 @@ class PermissiveCloud:
                 page if context.status_code != 200 else {**page, "first": "/v2/images", "schema": "/v2/schemas/images"}
             )
         image = self.images.get(parts[1])
-        if image is None and _bucket(parts[1], 2) == 0:
+        if image is None and self._exists(parts[1]):
             image = self.images.setdefault(parts[1], make_fake_image(parts[1], f"image-{parts[1][:8]}"))
         if image is None:
             context.status_code = 404
@@ -292,10 +302,10 @@ class PermissiveCloud:
             if "name" in query:
                 name = query["name"][0]
                 networks = [n for n in networks if n["name"] == name] or [
-                    make_fake_network(_uuid_for(name, f"net{n}"), name) for n in range(_bucket(name, 3))
+                    make_fake_network(_uuid_for(name, f"net{n}"), name) for n in range(self.matches(name))
                 ]
             return self._page(networks, query, "networks", context)
-        if parts[1] == NETWORK["id"] or _bucket(parts[1], 2) == 0:
+        if parts[1] == NETWORK["id"] or self._exists(parts[1]):
             return {
                 "network": make_fake_network(parts[1], f"net-{parts[1][:8]}")
                 | ({} if parts[1] != NETWORK["id"] else NETWORK)

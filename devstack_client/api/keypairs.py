@@ -79,12 +79,21 @@ class KeypairList(Resource):
     @ns.marshal_with(keypair_created, code=201, description=CREATED)
     def post(self):
         """Import a public key, or generate a keypair and return its private key once."""
-        body = parse_body(keypair_create)
+        body = parse_body(keypair_create, check=_name_without_outer_spaces)
         created = KeypairService(get_connection()).create_keypair(
             name=body["name"], key_type=body.get("type", "ssh"), public_key=body.get("public_key")
         )
         headers = {"Location": url_for("keypair_keypair", name=created["name"]), "Cache-Control": "no-store"}
         return created, 201, headers
+
+
+def _name_without_outer_spaces(body: dict) -> list[dict[str, str]]:
+    # Nova also applies its generic name format (no leading or trailing
+    # whitespace), which the pattern above does not express.
+    name = body.get("name")
+    if isinstance(name, str) and name != name.strip():
+        return [{"field": "name", "message": "name must not start or end with spaces"}]
+    return []
 
 
 @ns.route("/<string:name>")

@@ -14,12 +14,22 @@ MAX_LIMIT = 1000  # Nova's and Glance's own largest page
 DEFAULT_LIMIT = 100
 
 
+def page_size(value: str) -> int:
+    """``limit``: ASCII digits only (int() also reads "１０" and "²"), from 1 to MAX_LIMIT."""
+    if not (value.isascii() and value.isdigit() and len(value) <= 4):
+        raise ValueError(f"limit must be a whole number from 1 to {MAX_LIMIT}")
+    return inputs.int_range(1, MAX_LIMIT)(int(value))
+
+
+page_size.__schema__ = {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}  # type: ignore[attr-defined]
+
+
 def paged_parser() -> reqparse.RequestParser:
     """A parser with ``limit`` and ``marker``; add a collection's own filters to it."""
     parser = reqparse.RequestParser(bundle_errors=True)
     parser.add_argument(
         "limit",
-        type=inputs.int_range(1, MAX_LIMIT),
+        type=page_size,
         default=DEFAULT_LIMIT,
         location="args",
         help=f"Page size, 1 to {MAX_LIMIT} (default {DEFAULT_LIMIT})",
