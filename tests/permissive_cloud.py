@@ -209,7 +209,7 @@ class PermissiveCloud:
         if body["networks"][0]["uuid"] != NETWORK["id"]:
             context.status_code = 400
             return nova_error(400, f"Network {body['networks'][0]['uuid']} could not be found.")
-        server_id = str(uuid.uuid4())
+        server_id = _uuid_for(str(len(self.servers)), "created")  # not uuid4: the same ids every run
         self.servers[server_id] = make_fake_server_in(
             "ACTIVE",
             server_id=server_id,
@@ -230,7 +230,7 @@ class PermissiveCloud:
             lines = ["login:"] * 3
             return {"output": "\n".join(lines[-value["length"] :] if value["length"] else lines)}
         if key == "createImage":
-            image = make_fake_image(name=value["name"], status="queued")
+            image = make_fake_image(_uuid_for(str(len(self.images)), "snapshot"), value["name"], status="queued")
             self.images[image["id"]] = image
             context.headers["Location"] = f"{GLANCE}/v2/images/{image['id']}"
             return {"image_id": image["id"]}
