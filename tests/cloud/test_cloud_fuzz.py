@@ -118,8 +118,9 @@ def _confine(case: Any, cloud: Cloud) -> None:
             query["timeout"] = min(query["timeout"], 5)
         if positive and body is not None and run.creates < MAX_CREATES and not query.get("dry_run"):
             run.creates += 1
-            for kind in ("image", "flavor", "network"):
-                body.pop(kind, None)
+            # the test cloud's image, flavor and network; no key, zone or group it may lack
+            for field in ("image", "flavor", "network", "key_name", "availability_zone", "security_groups"):
+                body.pop(field, None)
             body.update(
                 image_id=cloud.image["id"], flavor_id=cloud.flavor["id"], network_id=cloud.networks["bulk"]["id"]
             )
