@@ -59,6 +59,10 @@ class UnsupportedMediaType(GatewayError):
         self.accepted = list(accepted)
 
 
+class UriTooLong(GatewayError):
+    """The request's URL (path and query string) is longer than the gateway reads."""
+
+
 class NameInUse(GatewayError):
     def __init__(self, name: str, servers: list[dict[str, str]]) -> None:
         super().__init__(f"A server named {name!r} already exists.")

@@ -35,3 +35,9 @@ def json_or_no_content(ctx, response, case):
     content_type = response.headers.get("content-type", [""])[0]
     assert content_type.split(";")[0].strip() == "application/json", f"Content-Type {content_type!r}"
     return None
+
+
+def configure(schema) -> None:
+    """What both fuzz runs share: invalid input may also be refused as too large (413) or too long (414)."""
+    rejection = schema.config.checks.negative_data_rejection
+    rejection.expected_statuses = [*rejection.expected_statuses, "413", "414"]

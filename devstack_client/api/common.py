@@ -40,13 +40,14 @@ ERRORS = {
     404: "No such resource (`not_found`)",
     409: "The name matches several resources (`ambiguous_name`, with `candidates`) or a conflict",
     413: "The body is over 64 KiB (`request_entity_too_large`)",
+    414: "The URL is over 4 KiB (`uri_too_long`)",
     415: "The body's Content-Type is not JSON (`unsupported_media_type`, with `accepted`)",
     502: "OpenStack failed (`upstream_error`)",
     503: "OpenStack unreachable, unavailable or misconfigured",
     504: "OpenStack did not answer in time (`upstream_timeout`)",
 }
-# Every /api/v1 operation refuses unknown query parameters (400).
-READ_ERRORS = (400, 401, 403, 502, 503, 504)
+# Every /api/v1 operation refuses unknown query parameters (400) and over-long URLs (414).
+READ_ERRORS = (400, 401, 403, 414, 502, 503, 504)
 # Every operation that reads a body.
 BODY_ERRORS = (400, 413, 415)
 

@@ -8,7 +8,8 @@ from flask import current_app, request
 from flask_restx import inputs, reqparse, swagger
 from werkzeug.exceptions import HTTPException
 
-from devstack_client.errors import InvalidRequest
+from devstack_client import MAX_URI_BYTES
+from devstack_client.errors import InvalidRequest, UriTooLong
 
 MAX_LIMIT = 1000  # Nova's and Glance's own largest page
 DEFAULT_LIMIT = 100
@@ -67,11 +68,18 @@ def documented_parameters(spec: dict[str, Any]) -> dict[tuple[str, str], frozens
 def reject_unknown_parameters() -> None:
     """Refuse (400) a query parameter the operation does not document, on every ``/api/`` operation.
 
+    And (414) a URL over MAX_URI_BYTES: a JSON answer, where gunicorn's own would be HTML.
+
     One rule from one source, the spec: a misspelt filter (``?staus=ACTIVE``)
     or option (``?dryrun=true``) must not be ignored silently, least of all
     on a create or a delete.
     """
-    if not request.args or request.url_rule is None or not request.path.startswith("/api/"):
+    if not request.path.startswith("/api/"):
+        return
+    uri = len(request.full_path.encode())
+    if uri > MAX_URI_BYTES:
+        raise UriTooLong(f"The URL is {uri} bytes long; the gateway reads at most {MAX_URI_BYTES}.")
+    if not request.args or request.url_rule is None:
         return
     method = "GET" if request.method == "HEAD" else request.method
     known = current_app.extensions["query_parameters"].get((swagger.extract_path(request.url_rule.rule), method))

@@ -29,7 +29,7 @@ from schemathesis.specs.openapi.checks import content_type_conformance, positive
 from devstack_client import create_app
 from devstack_client.apikeys import new_key
 from devstack_client.config import SETTINGS
-from tests.checks import error_has_code_and_message, json_or_no_content
+from tests.checks import configure, error_has_code_and_message, json_or_no_content
 from tests.conftest import CREDENTIALS, FakeCloud
 from tests.permissive_cloud import PermissiveCloud
 
@@ -61,6 +61,7 @@ schema.config.generation.update(
     database="none",
 )
 schema.config.update(headers={"Authorization": f"Bearer {OPERATOR}"})
+configure(schema)
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, positive_data_acceptance
 
 from devstack_client.apikeys import new_key
-from tests.checks import error_has_code_and_message, json_or_no_content
+from tests.checks import configure, error_has_code_and_message, json_or_no_content
 from tests.cloud.harness import DELETE_TIMEOUT, PREFIX, RUN, Cloud, Gateway, Upstream, wait_for
 
 SPEC = Path(__file__).resolve().parents[2] / "docs" / "swagger.json"  # tests/test_openapi.py: the app's own
@@ -44,6 +44,7 @@ schema.config.generation.update(
     modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE], max_examples=EXAMPLES, deterministic=True
 )
 schema.config.update(headers={"Authorization": f"Bearer {OPERATOR}"})
+configure(schema)
 
 
 class Run:
