@@ -304,6 +304,9 @@ class PermissiveCloud:
                 networks = [n for n in networks if n["name"] == name] or [
                     make_fake_network(_uuid_for(name, f"net{n}"), name) for n in range(self.matches(name))
                 ]
+            if "marker" in query and query["marker"][0] not in {n["id"] for n in networks}:
+                context.status_code = 404  # Neutron's answer to an unknown marker (Nova and Glance: 400)
+                return neutron_error("NetworkNotFound", f"Network {query['marker'][0]} could not be found.")
             return self._page(networks, query, "networks", context)
         if parts[1] == NETWORK["id"] or self._exists(parts[1]):
             return {

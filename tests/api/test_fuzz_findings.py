@@ -6,7 +6,7 @@ import requests
 
 from devstack_client import create_app
 from tests.conftest import KEYSTONE
-from tests.fakes import make_fake_flavor
+from tests.fakes import make_fake_flavor, neutron_error
 
 
 def spec(client):
@@ -80,3 +80,21 @@ def test_a_not_ready_answer_has_a_code_and_message_like_every_error(cloud):
     assert response.json["code"] == "not_ready"
     assert response.json["message"] == response.json["reason"]
     assert client.get("/readyz").json["ready"] is False
+
+
+def test_an_unknown_network_marker_is_a_400_like_the_other_lists(client, cloud):
+    # Found on the real cloud: Neutron answers an unknown marker with 404 NetworkNotFound, which the
+    # gateway passed on as an undocumented 404 (Nova and Glance answer 400).
+    cloud.neutron(
+        "GET",
+        "/networks?marker=nope",
+        status=404,
+        body=neutron_error("NetworkNotFound", "Network nope could not be found."),
+    )
+
+    response = client.get("/api/v1/network?marker=nope")
+
+    assert response.status_code == 400
+    assert response.json["code"] == "invalid_request"
+    assert response.json["errors"][0]["field"] == "marker"
+    assert "Network nope could not be found." in response.json["message"]
