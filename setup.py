@@ -29,7 +29,10 @@ setup(
             "openapi-spec-validator>=0.9,<0.10",
             "playwright>=1.40,<2",
             "schemathesis>=4.32,<5",
+            "matplotlib>=3.8,<4",  # tests/test_bench.py runs the benchmark's short mode, plot included
         ],
+        # python -m bench (bench/README.md): the plot, and the `openstack` CLI it compares with
+        "bench": ["matplotlib>=3.8,<4", "python-openstackclient>=7,<10"],
     },
     entry_points={"console_scripts": ["devstack-client=devstack_client.main:main"]},
 )

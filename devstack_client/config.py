@@ -39,6 +39,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CONNECT_TIMEOUT", "5", "Seconds to wait for an OpenStack connection."),
     Setting("READ_TIMEOUT", "60", "Seconds to wait for an OpenStack answer."),
     Setting("IDEMPOTENCY_TTL", "86400", "Seconds an `Idempotency-Key` protects against a duplicate create."),
+    Setting(
+        "IDEMPOTENCY_SETTLE_SECONDS",
+        "2",
+        "Seconds a create with an `Idempotency-Key` waits after its POST for same-instant twins to show.",
+    ),
     Setting("LOG_LEVEL", "INFO", "Python log level."),
     Setting("LOG_FORMAT", "json", "`json` (one object per line, for log collectors) or `text` (for people)."),
     Setting(
@@ -89,7 +94,8 @@ MAX_WAIT_SECONDS = 300
 
 _DEFAULTS = {s.name: s.default for s in SETTINGS}
 _INTS = {"PORT", "WORKERS", "THREADS", "TOKEN_CACHE_SIZE"}
-_FLOATS = {"CONNECT_TIMEOUT", "READ_TIMEOUT", "IDEMPOTENCY_TTL", "TOKEN_CACHE_TTL"}
+_FLOATS = {"CONNECT_TIMEOUT", "READ_TIMEOUT", "IDEMPOTENCY_TTL", "IDEMPOTENCY_SETTLE_SECONDS", "TOKEN_CACHE_TTL"}
+_MAY_BE_ZERO = {"IDEMPOTENCY_SETTLE_SECONDS"}
 _BOOLS = {"ALLOW_USER_TOKENS", "REQUIRE_USER_TOKENS", "ALLOW_INSECURE_BIND"}
 _TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off", ""}
 
@@ -110,7 +116,7 @@ def load(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] 
             values[name] = kind(values[name])
         except (TypeError, ValueError):
             raise ConfigError(f"{name} must be a number, not {values[name]!r}") from None
-        if values[name] <= 0:
+        if values[name] < 0 or (values[name] == 0 and name not in _MAY_BE_ZERO):
             raise ConfigError(f"{name} must be positive, not {values[name]!r}")
     if values["LOG_FORMAT"] not in ("json", "text"):
         raise ConfigError(f"LOG_FORMAT must be json or text, not {values['LOG_FORMAT']!r}")

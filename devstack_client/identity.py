@@ -88,7 +88,7 @@ def resolve(settings: Mapping[str, Any]) -> Identity:
 def _from_own(settings: Mapping[str, Any]) -> Identity:
     missing = [name for name in OWN_REQUIRED if not settings.get(name)]
     identity = Identity(
-        source="environment (AUTH_URL, USERNAME, …)",
+        source="AUTH_URL, USERNAME, PASSWORD, PROJECT_ID",
         username=settings.get("USERNAME"),
         auth_url=settings.get("AUTH_URL") and _v3(settings["AUTH_URL"]),
         region_name=settings.get("REGION_NAME"),

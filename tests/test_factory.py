@@ -42,7 +42,7 @@ def test_bad_numbers_are_refused(name, value):
 def test_start_up_logs_where_credentials_come_from(caplog):
     with caplog.at_level(logging.INFO):
         create_app(CREDENTIALS)
-    assert "credentials from environment (AUTH_URL, USERNAME, …)" in caplog.text
+    assert "credentials from AUTH_URL, USERNAME, PASSWORD, PROJECT_ID" in caplog.text
     assert "precedence: OS_CLOUD > AUTH_URL, USERNAME, … > OS_*" in caplog.text
     assert CREDENTIALS["PASSWORD"] not in caplog.text
 

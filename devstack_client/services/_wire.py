@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from keystoneauth1 import exceptions as ks_exc
 from openstack import exceptions as os_exc
 from openstack import proxy
 
@@ -21,7 +22,15 @@ from devstack_client.errors import AmbiguousName, NotFound
 
 def call(api: proxy.Proxy, method: str, path: str, **kwargs: Any) -> Any:
     """Send one request and return its JSON body; raise the SDK's typed error on failure."""
-    response = api.request(path, method, raise_exc=False, **kwargs)
+    try:
+        response = api.request(path, method, raise_exc=False, **kwargs)
+    except ks_exc.ConnectFailure:
+        if method != "GET":
+            raise  # the request may have arrived: never resend what changes something
+        # A pooled keep-alive connection that the server closed while idle
+        # fails at once, before anything was read; a GET is safe to send again.
+        # (Timeouts are not connect failures: a hung service is not waited for twice.)
+        response = api.request(path, method, raise_exc=False, **kwargs)
     if response.status_code == 401 and getattr(api.session.auth, "reauthenticate", True):
         # keystoneauth re-authenticates on a 401 itself, but under concurrent
         # load only the first thread's retry wins after a token is revoked.

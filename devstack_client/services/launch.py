@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 # instance sees it: no state in one process.
 KEY_TAG_PREFIX = "idem-"
 DIGEST_METADATA = "devstack-client-request"
+# Set on the server a keyed race settled on, so that a request whose POST
+# answered late (after the others had settled) defers to it.
+SETTLED_METADATA = "devstack-client-settled"
 POLL_SECONDS = 1.0
 OPTIONAL = ("key_name", "availability_zone", "description")
 
@@ -50,13 +53,25 @@ def _created(server: dict[str, Any]) -> datetime:
     return datetime.fromisoformat(server["created"].replace("Z", "+00:00"))
 
 
+def _settled(server: dict[str, Any]) -> bool:
+    return SETTLED_METADATA in server.get("metadata", {})
+
+
+def _winner(keyed: list[dict[str, Any]]) -> dict[str, Any]:
+    """The server a key stands for: the one a race settled on, else the oldest (``keyed`` is oldest first)."""
+    return next((s for s in keyed if _settled(s)), keyed[0])
+
+
 class LaunchService:
-    def __init__(self, conn: connection.Connection, *, idempotency_ttl: float = 86400) -> None:
+    def __init__(
+        self, conn: connection.Connection, *, idempotency_ttl: float = 86400, settle_seconds: float = 2.0
+    ) -> None:
         self._api = conn.compute
         self._compute = ComputeService(conn)
         self._images = ImageService(conn)
         self._networks = NetworkService(conn)
         self._ttl = timedelta(seconds=idempotency_ttl)
+        self._settle_seconds = settle_seconds
 
     # -- create ----------------------------------------------------------------
 
@@ -67,7 +82,7 @@ class LaunchService:
             tag, digest = key_tag(idempotency_key), request_digest(request)
             earlier = self._keyed(tag)
             if earlier:
-                return self._replay(earlier[0], digest), True
+                return self._replay(_winner(earlier), digest), True
             server["tags"] = [*server.get("tags", []), tag]
             server["metadata"] = {**server.get("metadata", {}), DIGEST_METADATA: digest}
         # Never retried: a lost answer to a POST may still have created the
@@ -133,12 +148,26 @@ class LaunchService:
         return shape_server(server)
 
     def _settle(self, tag: str, server_id: str) -> tuple[str, bool]:
-        """Two requests with one key raced past the check: the oldest server wins, the others are deleted."""
+        """Requests with one key that raced past the check agree on one server; the others are deleted.
+
+        Nova lists a server once its POST has answered, so a request whose POST
+        is still running is invisible: waiting `settle_seconds` before looking
+        lets the POSTs of same-instant requests answer, and they then all see
+        the same servers and keep the same one (the oldest). A POST slower than
+        that finds the winner already marked settled, and defers to it.
+        """
+        time.sleep(self._settle_seconds)
         keyed = self._keyed(tag)
-        winner = keyed[0]["id"] if keyed else server_id
+        winner = _winner(keyed)["id"] if keyed else server_id
         if winner != server_id:
             log.info("idempotency race: deleting duplicate server %s, keeping %s", server_id, winner)
             call(self._api, "DELETE", f"/servers/{server_id}")
+        elif not any(_settled(s) for s in keyed):
+            try:
+                meta = {"meta": {SETTLED_METADATA: "true"}}
+                call(self._api, "PUT", f"/servers/{server_id}/metadata/{SETTLED_METADATA}", json=meta)
+            except Exception:  # the server exists and won: a missing mark only weakens a later, slower twin
+                log.warning("could not mark server %s settled", server_id, exc_info=True)
         return winner, winner != server_id
 
     # -- wait ------------------------------------------------------------------

@@ -97,6 +97,47 @@ def test_timeouts_are_504(client, cloud, exc):
     }
 
 
+def test_a_get_on_a_connection_closed_while_idle_is_sent_again(client, cloud):
+    # what urllib3 raises when a pooled keep-alive connection was closed by the server
+    dropped = requests.exceptions.ConnectionError("('Connection aborted.', RemoteDisconnected())")
+    flavors = cloud.mocker.get(
+        f"{NOVA}/flavors/detail", [{"exc": dropped}, {"json": {"flavors": [make_fake_flavor()]}}]
+    )
+
+    response = client.get("/api/v1/flavor")
+
+    assert response.status_code == 200
+    assert flavors.call_count == 2
+
+
+def test_a_get_is_sent_again_only_once(client, cloud):
+    flavors = cloud.nova("GET", "/flavors/detail", exc=requests.exceptions.ConnectionError)
+
+    response = client.get("/api/v1/flavor")
+
+    assert (response.status_code, response.json["code"]) == (503, "upstream_unreachable")
+    assert flavors.call_count == 2
+
+
+def test_a_post_on_a_dropped_connection_is_never_sent_again(client, cloud):
+    create = cloud.nova("POST", "/servers", exc=requests.exceptions.ConnectionError)
+    body = {"name": "web-1", "image_id": "8c6b7d4e-0f5e-4a8e-9a55-2d1b1f0f3a21", "flavor_id": "1",
+            "network_id": "f3a8c2de-5d41-4b8a-9a0e-7e4f1c2b9d10"}  # fmt: skip
+
+    response = client.post("/api/v1/server", json=body)
+
+    assert (response.status_code, response.json["code"]) == (503, "upstream_unreachable")
+    assert create.call_count == 1  # it may have arrived: a second POST could make a second server
+
+
+@pytest.mark.parametrize("exc", [requests.exceptions.ConnectTimeout, requests.exceptions.ReadTimeout])
+def test_a_timed_out_get_is_not_sent_again(client, cloud, exc):
+    flavors = cloud.nova("GET", "/flavors/detail", exc=exc)
+
+    assert client.get("/api/v1/flavor").status_code == 504
+    assert flavors.call_count == 1
+
+
 def test_every_upstream_call_has_the_configured_timeouts(cloud):
     client = create_app({**CREDENTIALS, "CONNECT_TIMEOUT": "2", "READ_TIMEOUT": "7.5"}).test_client()
     cloud.nova("GET", "/flavors/detail", body={"flavors": []})

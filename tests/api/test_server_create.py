@@ -6,9 +6,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
+from devstack_client import create_app
 from devstack_client.services import launch
-from devstack_client.services.launch import DIGEST_METADATA, key_tag, request_digest
-from tests.conftest import NOVA
+from devstack_client.services.launch import DIGEST_METADATA, SETTLED_METADATA, key_tag, request_digest
+from tests.conftest import CREDENTIALS, NOVA
 from tests.fakes import (
     make_create_response,
     make_fake_flavor,
@@ -193,12 +194,21 @@ def keyed_server(server_id, body=BY_ID, age=timedelta(minutes=1), **overrides):
     )
 
 
-def test_first_request_with_a_key_tags_the_server(client, cloud, nova_creates):
+@pytest.fixture
+def settle_waits(monkeypatch):
+    """The seconds each settle slept (instead of sleeping them)."""
+    waits = []
+    monkeypatch.setattr(launch.time, "sleep", waits.append)
+    return waits
+
+
+def test_first_request_with_a_key_tags_the_server(client, cloud, nova_creates, settle_waits):
     server_id = "2b1f6c0e-8a4d-4c2e-9f3b-7d5e1a0c9b84"  # what nova_creates answers
     tagged = cloud.mocker.get(
         f"{NOVA}/servers/detail?tags={key_tag(KEY)}",
         [{"json": {"servers": []}}, {"json": {"servers": [keyed_server(server_id)]}}],
     )
+    settled = cloud.nova("PUT", f"/servers/{server_id}/metadata/{SETTLED_METADATA}", body={"meta": {}})
 
     response = client.post("/api/v1/server", json=BY_ID, headers={"Idempotency-Key": KEY})
 
@@ -208,6 +218,23 @@ def test_first_request_with_a_key_tags_the_server(client, cloud, nova_creates):
     assert sent["tags"] == [key_tag(KEY)]
     assert sent["metadata"] == {DIGEST_METADATA: request_digest(BY_ID)}
     assert tagged.call_count == 2  # before, and after to settle a race
+    assert settle_waits == [2.0]  # IDEMPOTENCY_SETTLE_SECONDS, before looking for twins
+    assert settled.last_request.json() == {"meta": {SETTLED_METADATA: "true"}}
+
+
+def test_the_settle_wait_is_a_setting(cloud, nova_creates, settle_waits):
+    client = create_app({**CREDENTIALS, "IDEMPOTENCY_SETTLE_SECONDS": "0"}).test_client()
+    server_id = "2b1f6c0e-8a4d-4c2e-9f3b-7d5e1a0c9b84"
+    cloud.mocker.get(
+        f"{NOVA}/servers/detail?tags={key_tag(KEY)}",
+        [{"json": {"servers": []}}, {"json": {"servers": [keyed_server(server_id)]}}],
+    )
+    cloud.nova("PUT", f"/servers/{server_id}/metadata/{SETTLED_METADATA}", body={"meta": {}})
+
+    response = client.post("/api/v1/server", json=BY_ID, headers={"Idempotency-Key": KEY})
+
+    assert response.status_code == 201
+    assert settle_waits == [0.0]
 
 
 def test_a_retry_with_the_same_key_returns_the_first_server(client, cloud, nova_creates):
@@ -234,17 +261,34 @@ def test_the_same_key_with_another_body_is_409(client, cloud, nova_creates):
     assert nova_creates.call_count == 0
 
 
-def test_an_expired_key_creates_anew(client, cloud, nova_creates):
+def test_an_expired_key_creates_anew(client, cloud, nova_creates, settle_waits):
     old = keyed_server("6a1e3d1c-6a11-4d0b-8a7e-1f6b1b9c3a55", age=timedelta(days=2))
     cloud.nova("GET", f"/servers/detail?tags={key_tag(KEY)}", body={"servers": [old]})
+    settled = cloud.nova(
+        "PUT", f"/servers/2b1f6c0e-8a4d-4c2e-9f3b-7d5e1a0c9b84/metadata/{SETTLED_METADATA}", body={"meta": {}}
+    )
 
     response = client.post("/api/v1/server", json=BY_ID, headers={"Idempotency-Key": KEY})
 
     assert response.status_code == 201
     assert nova_creates.call_count == 1
+    assert settled.call_count == 1
 
 
-def test_a_race_between_two_requests_with_one_key_keeps_the_oldest(client, cloud, nova_creates):
+def test_a_failed_settled_mark_still_answers_the_server(client, cloud, nova_creates, settle_waits):
+    server_id = "2b1f6c0e-8a4d-4c2e-9f3b-7d5e1a0c9b84"
+    cloud.mocker.get(
+        f"{NOVA}/servers/detail?tags={key_tag(KEY)}",
+        [{"json": {"servers": []}}, {"json": {"servers": [keyed_server(server_id)]}}],
+    )
+    cloud.nova("PUT", f"/servers/{server_id}/metadata/{SETTLED_METADATA}", status=500, body=nova_error(500, "boom"))
+
+    response = client.post("/api/v1/server", json=BY_ID, headers={"Idempotency-Key": KEY})
+
+    assert (response.status_code, response.json["id"]) == (201, server_id)
+
+
+def test_a_race_between_two_requests_with_one_key_keeps_the_oldest(client, cloud, nova_creates, settle_waits):
     ours = "2b1f6c0e-8a4d-4c2e-9f3b-7d5e1a0c9b84"
     theirs = keyed_server("0a1e3d1c-6a11-4d0b-8a7e-1f6b1b9c3a55", age=timedelta(seconds=5))
     cloud.mocker.get(
@@ -260,9 +304,42 @@ def test_a_race_between_two_requests_with_one_key_keeps_the_oldest(client, cloud
     assert response.json["id"] == theirs["id"]
     assert response.headers["Idempotent-Replayed"] == "true"
     assert delete.call_count == 1
+    assert cloud.sent("PUT") == []  # the winner's own request marks it settled, not ours
 
 
-def test_a_lost_answer_is_found_by_the_retry(client, cloud):
+def test_a_late_post_defers_to_the_settled_server_even_if_older(client, cloud, nova_creates, settle_waits):
+    ours = "2b1f6c0e-8a4d-4c2e-9f3b-7d5e1a0c9b84"
+    # ours was created first, but its POST answered after the other request had settled on its own server
+    theirs = keyed_server("0a1e3d1c-6a11-4d0b-8a7e-1f6b1b9c3a55", age=timedelta(seconds=1))
+    theirs["metadata"][SETTLED_METADATA] = "true"
+    cloud.mocker.get(
+        f"{NOVA}/servers/detail?tags={key_tag(KEY)}",
+        [{"json": {"servers": []}}, {"json": {"servers": [keyed_server(ours, age=timedelta(seconds=30)), theirs]}}],
+    )
+    delete = cloud.nova("DELETE", f"/servers/{ours}", status=204)
+    cloud.nova("GET", f"/servers/{theirs['id']}", body={"server": theirs})
+
+    response = client.post("/api/v1/server", json=BY_ID, headers={"Idempotency-Key": KEY})
+
+    assert (response.status_code, response.json["id"]) == (201, theirs["id"])
+    assert response.headers["Idempotent-Replayed"] == "true"
+    assert delete.call_count == 1
+
+
+def test_a_retry_returns_the_settled_server_not_an_older_twin(client, cloud, nova_creates):
+    older = keyed_server("0a1e3d1c-6a11-4d0b-8a7e-1f6b1b9c3a55", age=timedelta(minutes=2))
+    settled = keyed_server("6a1e3d1c-6a11-4d0b-8a7e-1f6b1b9c3a55", age=timedelta(minutes=1))
+    settled["metadata"][SETTLED_METADATA] = "true"
+    cloud.nova("GET", f"/servers/detail?tags={key_tag(KEY)}", body={"servers": [settled, older]})
+
+    response = client.post("/api/v1/server", json=BY_ID, headers={"Idempotency-Key": KEY})
+
+    assert (response.status_code, response.json["id"]) == (201, settled["id"])
+    assert response.headers["Idempotent-Replayed"] == "true"
+    assert nova_creates.call_count == 0
+
+
+def test_a_lost_answer_is_found_by_the_retry(client, cloud, settle_waits):
     server_id = "2b1f6c0e-8a4d-4c2e-9f3b-7d5e1a0c9b84"
     cloud.mocker.get(
         f"{NOVA}/servers/detail?tags={key_tag(KEY)}",

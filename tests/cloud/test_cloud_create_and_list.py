@@ -1,6 +1,12 @@
 """Dashboard features on the real cloud: paging, names in lists, ?wait, Idempotency-Key, ?dry_run."""
 
-from tests.cloud.harness import server_name, wait_active
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from tests.cloud.harness import server_name, wait_active, wait_for
+
+SAME_INSTANT = 4  # requests sent with one key at once, per round
+ROUNDS = 3
 
 
 def by_name(cloud_info, label):
@@ -46,8 +52,7 @@ def test_retries_with_an_idempotency_key_never_make_a_second_server(gateway, clo
     body = by_name(cloud_info, "idem")
     key = {"Idempotency-Key": server_name("idem-key")}
 
-    # A retrying client: each retry after the previous attempt answered. (Requests
-    # sent at the same instant are settled best-effort only: see the README.)
+    # A retrying client: each retry after the previous attempt answered.
     answers = [gateway.post("/api/v1/server", json=body, headers=key) for _ in range(3)]
     for resp in answers:
         if resp.status_code == 201:
@@ -95,3 +100,31 @@ def test_dry_run_over_quota_says_what_nova_would(cloud_info, start_gateway, serv
     assert dry.status_code == real.status_code == 400
     assert dry.json()["code"] == real.json()["code"] == "quota_exceeded"
     assert dry.json()["message"].startswith("Quota exceeded for instances: Requested 1, but already used 1 of 1")
+
+
+def test_requests_sent_at_once_with_one_key_make_one_server(cloud_info, start_gateway, upstream, servers):
+    """A client retrying before its first attempt answered: every answer names one server, and one exists."""
+    bulk = start_gateway(cloud_info.credentials("bulk"), "bulk-idem")  # no quota: twins may exist for a moment
+    for round_ in range(ROUNDS):
+        body = {**by_name(cloud_info, f"idem-at-once-{round_}"), "network": cloud_info.networks["bulk"]["name"]}
+        key = {"Idempotency-Key": server_name(f"idem-at-once-key-{round_}")}
+        start = threading.Barrier(SAME_INSTANT)
+
+        def create(_: int, body=body, key=key, start=start):
+            start.wait()
+            return bulk.post("/api/v1/server", json=body, headers=key)
+
+        with ThreadPoolExecutor(SAME_INSTANT) as pool:
+            answers = list(pool.map(create, range(SAME_INSTANT)))
+        ids = {r.json()["id"] for r in answers if r.status_code == 201}
+        servers.created.extend((bulk, server_id) for server_id in ids)
+
+        assert [r.status_code for r in answers] == [201] * SAME_INSTANT, [r.text for r in answers]
+        assert len(ids) == 1, f"round {round_}: {len(ids)} servers for one key"
+        assert sum("Idempotent-Replayed" not in r.headers for r in answers) == 1
+
+        def only_one_left(name=body["name"]):
+            found = upstream("bulk").get("compute", "/servers", name=f"^{name}$")["servers"]
+            return found if len(found) == 1 else None
+
+        assert [s["id"] for s in wait_for(only_one_left, 60, "the twins to be deleted")] == list(ids)

@@ -1,0 +1,449 @@
+"""A fast fake of Keystone, Nova, Glance and Neutron on loopback, for the benchmark.
+
+It speaks the wire the gateway, openstacksdk and the ``openstack`` CLI speak
+(the shapes of tests/fakes.py: Nova at microversion 2.79, Glance v2,
+Neutron v2.0), waits a fixed ``latency`` before each answer (a real service's
+own cost), and counts every request by service, method and path template,
+so the benchmark can say how many upstream calls one API call cost.
+
+One port, one prefix per service (``/identity``, ``/compute``, ``/image``,
+``/network``); the token's catalog points at them. ``/_bench/...`` is the
+benchmark's own control: read or reset the counts, change the number of
+servers. Run it as ``python -m bench.fakecloud --servers N``: it prints its
+URL on the first line of stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import re
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from keystoneauth1 import fixture as ks_fixture
+
+PROJECT_ID = "5d1e2e6b3b7c4c36a2ab0c7e5e8f7a10"
+USER_ID = "a1c3d7a4f4b24c0c8f1f0a1e6f2d9b33"
+TOKEN = "gAAAAABbenchtoken"
+MAX_LIMIT = 1000  # Nova's and Glance's max_limit
+IMAGES = [  # a few images, so that the gateway's image-name join has something to join
+    (str(uuid.UUID(int=0x8C6B7D4E0F5E4A8E9A552D1B1F0F3A21 + i)), f"image-{i}") for i in range(3)
+]
+FLAVORS = [("1", "m1.tiny", 512, 1), ("2", "m1.small", 2048, 20), ("42", "m1.nano", 64, 0)]
+NETWORK_ID = "0b7e3c2a-9a7d-4f0e-8d7b-3a1c5e6f7a8b"
+
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def template(path: str) -> str:
+    """The path with ids as ``{id}``, for counting: ``/compute/v2.1/servers/{id}``."""
+    parts = path.split("/")
+    for i, part in enumerate(parts):
+        if _UUID.fullmatch(part) or (i and parts[i - 1] == "flavors" and part != "detail"):
+            parts[i] = "{id}"
+    return "/".join(parts)
+
+
+def is_discovery(method: str, path: str) -> bool:
+    """A version document: what a client reads once to learn a service's versions."""
+    return method == "GET" and path.rstrip("/") in (
+        "/identity",
+        "/identity/v3",
+        "/compute",
+        "/compute/v2.1",
+        "/image",
+        "/network",
+        "/network/v2.0",
+    )
+
+
+def is_token(method: str, path: str) -> bool:
+    return method == "POST" and path == "/identity/v3/auth/tokens"
+
+
+def _server(index: int, base: str) -> dict[str, Any]:
+    server_id = str(uuid.UUID(int=index + 1, version=4))
+    image_id = IMAGES[index % len(IMAGES)][0]
+    return {
+        "id": server_id,
+        "name": f"bench-{index:05d}",
+        "status": "ACTIVE",
+        "tenant_id": PROJECT_ID,
+        "user_id": USER_ID,
+        "metadata": {},
+        "hostId": "0e3fcd6a1a7a2c4f5d5e7a3a1cbe1f6d8d7c2a8e0f9b4c1e2d3a4b5c",
+        "image": {"id": image_id, "links": [{"rel": "bookmark", "href": f"{base}/compute/images/{image_id}"}]},
+        "flavor": {
+            "vcpus": 1,
+            "ram": 64,
+            "disk": 0,
+            "ephemeral": 0,
+            "swap": 0,
+            "original_name": "m1.nano",
+            "extra_specs": {},
+        },
+        "created": "2026-11-02T09:14:03Z",
+        "updated": "2026-11-02T09:14:09Z",
+        "addresses": {
+            "bulk-net": [
+                {
+                    "version": 4,
+                    "addr": f"10.96.{index // 250 % 256}.{index % 250 + 2}",
+                    "OS-EXT-IPS:type": "fixed",
+                    "OS-EXT-IPS-MAC:mac_addr": "fa:16:3e:4c:2c:30",
+                }
+            ]
+        },
+        "accessIPv4": "",
+        "accessIPv6": "",
+        "links": [
+            {"rel": "self", "href": f"{base}/compute/v2.1/servers/{server_id}"},
+            {"rel": "bookmark", "href": f"{base}/compute/servers/{server_id}"},
+        ],
+        "OS-DCF:diskConfig": "MANUAL",
+        "progress": 0,
+        "OS-EXT-AZ:availability_zone": "nova",
+        "config_drive": "",
+        "key_name": None,
+        "OS-SRV-USG:launched_at": "2026-11-02T09:14:09.000000",
+        "OS-SRV-USG:terminated_at": None,
+        "OS-EXT-STS:task_state": None,
+        "OS-EXT-STS:vm_state": "active",
+        "OS-EXT-STS:power_state": 1,
+        "os-extended-volumes:volumes_attached": [],
+        "locked": False,
+        "locked_reason": None,
+        "description": None,
+        "tags": [],
+        "trusted_image_certificates": None,
+        "server_groups": [],
+        "security_groups": [{"name": "default"}],
+    }
+
+
+def _flavor(flavor_id: str, name: str, ram: int, disk: int, base: str) -> dict[str, Any]:
+    return {
+        "id": flavor_id,
+        "name": name,
+        "ram": ram,
+        "disk": disk,
+        "swap": 0,
+        "OS-FLV-EXT-DATA:ephemeral": 0,
+        "OS-FLV-DISABLED:disabled": False,
+        "vcpus": 1,
+        "os-flavor-access:is_public": True,
+        "rxtx_factor": 1.0,
+        "description": None,
+        "extra_specs": {},
+        "links": [{"rel": "self", "href": f"{base}/compute/v2.1/flavors/{flavor_id}"}],
+    }
+
+
+def _image(image_id: str, name: str) -> dict[str, Any]:
+    return {
+        "id": image_id,
+        "name": name,
+        "status": "active",
+        "visibility": "public",
+        "protected": False,
+        "os_hidden": False,
+        "checksum": "c8fc807773e5354afe61636071771906",
+        "owner": PROJECT_ID,
+        "size": 4096,
+        "virtual_size": 4096,
+        "min_ram": 0,
+        "min_disk": 0,
+        "disk_format": "raw",
+        "container_format": "bare",
+        "created_at": "2026-11-02T09:14:03Z",
+        "updated_at": "2026-11-02T09:14:05Z",
+        "tags": [],
+        "self": f"/v2/images/{image_id}",
+        "file": f"/v2/images/{image_id}/file",
+        "schema": "/v2/schemas/image",
+    }
+
+
+class Cloud:
+    """The fake's state: servers (pre-serialized, so a page costs the fake little), counts."""
+
+    def __init__(self, base: str, servers: int, latency: float) -> None:
+        self.base = base
+        self.latency = latency
+        self.lock = threading.Lock()
+        self.counts: Counter[str] = Counter()
+        self.flavors = [_flavor(*f, base) for f in FLAVORS]
+        self.images = [_image(*i) for i in IMAGES]
+        self.resize(servers)
+
+    def resize(self, n: int) -> None:
+        servers = [_server(i, self.base) for i in range(n)]
+        self.servers = servers
+        self.server_json = [json.dumps(s) for s in servers]
+        self.index = {s["id"]: i for i, s in enumerate(servers)}
+
+    def count(self, method: str, path: str) -> None:
+        with self.lock:
+            self.counts[f"{method} {template(path)}"] += 1
+
+    def token(self) -> dict[str, Any]:
+        expires = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=1)
+        token = ks_fixture.V3Token(
+            user_id=USER_ID, user_name="bench", project_id=PROJECT_ID, project_name="bench", expires=expires
+        )
+        for kind, name, path in (
+            ("compute", "nova", "/compute/v2.1"),
+            ("image", "glance", "/image"),
+            ("network", "neutron", "/network"),
+            ("identity", "keystone", "/identity/v3"),
+        ):
+            token.add_service(kind, name=name).add_standard_endpoints(
+                public=self.base + path, internal=self.base + path, region="RegionOne"
+            )
+        return token
+
+
+def _page(items: list[Any], ids: list[str] | None, query: dict[str, str], index: dict[str, int]) -> list[Any]:
+    """Nova's and Glance's marker/limit: the items after ``marker``, at most ``limit`` (capped at 1000)."""
+    start = 0
+    if "marker" in query:
+        start = index[query["marker"]] + 1
+    limit = min(int(query.get("limit", MAX_LIMIT)), MAX_LIMIT)
+    return items[start : start + limit]
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as the real services answer
+    disable_nagle_algorithm = True  # headers and body go in two writes: no 40 ms delayed-ACK stall
+    cloud: Cloud
+
+    def log_message(self, *args: Any) -> None:  # no access log on stderr
+        pass
+
+    def _send(self, status: int, body: Any = None, raw: bytes | None = None, headers: dict[str, str] | None = None):
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else b"")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("x-openstack-request-id", "req-" + str(uuid.uuid4()))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def _handle(self, method: str) -> None:
+        url = urlsplit(self.path)
+        path = url.path
+        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        cloud = self.cloud
+        if path.startswith("/_bench/"):
+            return self._control(method, path, query)
+        cloud.count(method, path)
+        time.sleep(cloud.latency)
+        service = path.split("/")[1]
+        handler = getattr(self, f"_{service}", None)
+        if handler is None or not handler(method, path, query):
+            self._send(404, {"itemNotFound": {"code": 404, "message": f"fake: no {method} {path}"}})
+
+    def _control(self, method: str, path: str, query: dict[str, str]) -> None:
+        cloud = self.cloud
+        if path == "/_bench/counts":
+            with cloud.lock:
+                counts = dict(cloud.counts)
+                if method == "POST":
+                    cloud.counts.clear()
+            return self._send(200, counts)
+        if path == "/_bench/servers" and method == "POST":
+            cloud.resize(int(query["n"]))
+            return self._send(200, {"servers": len(cloud.servers)})
+        self._send(404, {})
+
+    # -- Keystone ------------------------------------------------------------------
+
+    def _identity(self, method: str, path: str, query: dict[str, str]) -> bool:
+        base = self.cloud.base + "/identity"
+        if method == "GET" and path.rstrip("/") == "/identity/v3":
+            version = {
+                "id": "v3.14",
+                "status": "stable",
+                "updated": "2020-04-07T00:00:00Z",
+                "links": [{"rel": "self", "href": base + "/v3/"}],
+                "media-types": [{"base": "application/json", "type": "application/vnd.openstack.identity-v3+json"}],
+            }
+            self._send(200, {"version": version})
+        elif method == "GET" and path.rstrip("/") == "/identity":
+            versions = {
+                "values": [{"id": "v3.14", "status": "stable", "links": [{"rel": "self", "href": base + "/v3/"}]}]
+            }
+            self._send(300, {"versions": versions})
+        elif method == "POST" and path == "/identity/v3/auth/tokens":
+            self._send(201, self.cloud.token(), headers={"X-Subject-Token": TOKEN})
+        else:
+            return False
+        return True
+
+    # -- Nova ----------------------------------------------------------------------
+
+    def _compute(self, method: str, path: str, query: dict[str, str]) -> bool:
+        cloud = self.cloud
+        if method != "GET":
+            return False
+        rest = path.removeprefix("/compute/v2.1").rstrip("/")
+        headers = {"OpenStack-API-Version": "compute 2.79", "X-OpenStack-Nova-API-Version": "2.79"}
+        if rest == "" or path.rstrip("/") == "/compute":
+            version = {
+                "id": "v2.1",
+                "status": "CURRENT",
+                "version": "2.100",
+                "min_version": "2.1",
+                "updated": "2013-07-23T11:33:21Z",
+                "links": [{"rel": "self", "href": cloud.base + "/compute/v2.1/"}],
+                "media-types": [
+                    {"base": "application/json", "type": "application/vnd.openstack.compute+json;version=2.1"}
+                ],
+            }
+            body = {"version": version} if rest == "" and path.startswith("/compute/v2.1") else {"versions": [version]}
+            self._send(200, body, headers=headers)
+        elif rest == "/servers/detail" or rest == "/servers":
+            page = _page(cloud.server_json, None, query, cloud.index)
+            if "name" in query:  # Nova's name filter is a regular expression
+                pattern = re.compile(query["name"])
+                page = [s for s in page if pattern.search(json.loads(s)["name"])]
+            body = b'{"servers": [' + ", ".join(page).encode() + b"]"
+            limit = min(int(query.get("limit", MAX_LIMIT)), MAX_LIMIT)
+            if page and len(page) == limit:  # as Nova: a full page links to the next, even when it is empty
+                last = json.loads(page[-1])["id"]
+                link = {"rel": "next", "href": f"{cloud.base}/compute/v2.1/servers/detail?limit={limit}&marker={last}"}
+                body += b', "servers_links": [' + json.dumps(link).encode() + b"]"
+            raw = body + b"}"
+            self._send(200, raw=raw, headers=headers)
+        elif rest.startswith("/servers/"):
+            i = cloud.index.get(rest.removeprefix("/servers/"))
+            if i is None:
+                return False
+            self._send(200, raw=b'{"server": ' + cloud.server_json[i].encode() + b"}", headers=headers)
+        elif rest == "/flavors/detail" or rest == "/flavors":
+            self._send(200, {"flavors": cloud.flavors[: int(query.get("limit", MAX_LIMIT))]}, headers=headers)
+        elif rest.startswith("/flavors/"):
+            flavor = [f for f in cloud.flavors if f["id"] == rest.removeprefix("/flavors/")]
+            if not flavor:
+                return False
+            self._send(200, {"flavor": flavor[0]}, headers=headers)
+        else:
+            return False
+        return True
+
+    # -- Glance --------------------------------------------------------------------
+
+    def _image(self, method: str, path: str, query: dict[str, str]) -> bool:
+        cloud = self.cloud
+        if method != "GET":
+            return False
+        if path.rstrip("/") == "/image":
+            href = cloud.base + "/image/v2/"
+            versions = [{"id": v, "status": s, "links": [{"rel": "self", "href": href}]} for v, s in
+                        (("v2.17", "CURRENT"), ("v2.0", "SUPPORTED"))]  # fmt: skip
+            self._send(300, {"versions": versions})
+        elif path == "/image/v2/images":
+            images = cloud.images
+            if query.get("id", "").startswith("in:"):
+                wanted = set(query["id"][3:].split(","))
+                images = [i for i in images if i["id"] in wanted]
+            if "name" in query:
+                images = [i for i in images if i["name"] == query["name"]]
+            if "marker" in query:
+                ids = [i["id"] for i in images]
+                images = images[ids.index(query["marker"]) + 1 :] if query["marker"] in ids else []
+            limit = min(int(query.get("limit", 25)), MAX_LIMIT)
+            self._send(200, {"images": images[:limit], "first": "/v2/images", "schema": "/v2/schemas/images"})
+        elif path.startswith("/image/v2/images/"):
+            image = [i for i in cloud.images if i["id"] == path.rsplit("/", 1)[1]]
+            if not image:
+                return False
+            self._send(200, image[0])
+        else:
+            return False
+        return True
+
+    # -- Neutron -------------------------------------------------------------------
+
+    def _network(self, method: str, path: str, query: dict[str, str]) -> bool:
+        cloud = self.cloud
+        if method != "GET":
+            return False
+        if path.rstrip("/") == "/network":
+            href = cloud.base + "/network/v2.0/"
+            self._send(
+                200, {"versions": [{"id": "v2.0", "status": "CURRENT", "links": [{"rel": "self", "href": href}]}]}
+            )
+        elif path.rstrip("/") == "/network/v2.0":
+            resources = [
+                {"links": [{"href": f"{cloud.base}/network/v2.0/{c}", "rel": "self"}], "name": c[:-1], "collection": c}
+                for c in ("subnets", "networks", "ports")
+            ]
+            self._send(200, {"resources": resources})
+        elif path == "/network/v2.0/networks":
+            network = {
+                "id": NETWORK_ID,
+                "name": "bulk-net",
+                "tenant_id": PROJECT_ID,
+                "project_id": PROJECT_ID,
+                "admin_state_up": True,
+                "mtu": 1450,
+                "status": "ACTIVE",
+                "subnets": ["53877221-3661-4fb3-bcf5-197bfe6a3bea"],
+                "shared": False,
+                "router:external": False,
+                "description": "",
+                "created_at": "2026-11-02T09:10:00Z",
+            }
+            self._send(200, {"networks": [network]})
+        else:
+            return False
+        return True
+
+
+def serve(servers: int, latency: float, port: int = 0) -> tuple[ThreadingHTTPServer, Cloud]:
+    """Start the fake in a thread of this process; return the server and its state."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    httpd.daemon_threads = True
+    cloud = Cloud(f"http://127.0.0.1:{httpd.server_address[1]}", servers, latency)
+    httpd.RequestHandlerClass = type("BoundHandler", (Handler,), {"cloud": cloud})
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd, cloud
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--servers", type=int, default=100)
+    parser.add_argument("--latency", type=float, default=0.002, help="seconds added to every answer")
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args(argv)
+    httpd, cloud = serve(args.servers, args.latency, args.port)
+    print(cloud.base, flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        httpd.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

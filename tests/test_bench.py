@@ -1,0 +1,75 @@
+"""The benchmark's short mode, on its loopback fake cloud, so that it cannot rot.
+
+It runs `python -m bench --short` as CI would (the gateway under gunicorn, the
+direct and naive cases; not the CLI), and checks what it counted: the exact
+upstream requests of each API call in steady state. Never its times. About a
+minute of wall time on 2 cores.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+GATEWAY_CALLS = {
+    "list": {"GET /compute/v2.1/servers/detail": 1, "GET /image/v2/images": 1},
+    "show": {"GET /compute/v2.1/servers/{id}": 1},
+    "flavors": {"GET /compute/v2.1/flavors/detail": 1},
+}
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    out = tmp_path_factory.mktemp("bench")
+    run = subprocess.run(
+        [sys.executable, "-m", "bench", "--backend", "fake", "--short", "--out", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert (out / "bench.png").stat().st_size > 10_000
+    assert "## Targets" in (out / "results.md").read_text()
+    return json.loads((out / "results.json").read_text())["backends"]["fake"]
+
+
+@pytest.mark.parametrize("case", ["gateway", "direct"])
+@pytest.mark.parametrize("op", GATEWAY_CALLS)
+def test_steady_state_costs_exactly_the_calls_needed(results, case, op):
+    counted = results["upstream"][case][op]
+    assert counted["requests"] == GATEWAY_CALLS[op]
+    assert counted["token"] == 0
+    assert counted["discovery"] == 0
+
+
+@pytest.mark.parametrize("op", GATEWAY_CALLS)
+def test_the_naive_gateway_pays_a_token_and_discovery_every_call(results, op):
+    counted = results["upstream"]["naive"][op]
+    assert counted["token"] == 1
+    assert counted["discovery"] >= 1
+    for request, n in GATEWAY_CALLS[op].items():
+        assert counted["requests"][request] >= n
+
+
+def test_every_case_was_measured_at_every_size_and_concurrency(results):
+    for size in results["sizes"].values():
+        for case in ("gateway", "direct", "naive"):
+            for op in GATEWAY_CALLS:
+                assert size["latency"][case][op]["n"] >= 1
+    for case in ("gateway", "direct", "naive"):
+        assert set(results["throughput"][case]) == {"1", "8"}
+        assert all(level["calls"] >= 1 for level in results["throughput"][case].values())
+
+
+def test_listing_every_server_walks_every_page_once(results):
+    for walk in results["walk"]:
+        assert walk["servers"] == walk["expected"]
+        assert walk["pages"] == math.ceil(walk["expected"] / walk["limit"])
