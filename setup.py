@@ -28,6 +28,7 @@ setup(
             "ruff>=0.17,<0.18",
             "openapi-spec-validator>=0.9,<0.10",
             "playwright>=1.40,<2",
+            "schemathesis>=4.32,<5",
             "matplotlib>=3.8,<4",  # tests/test_bench.py runs the benchmark's short mode, plot included
         ],
         # python -m bench (bench/README.md): the plot, and the `openstack` CLI it compares with

@@ -12,6 +12,9 @@ __version__ = "0.1.0"
 
 # Request bodies are small JSON objects; anything larger is refused with 413.
 MAX_BODY_BYTES = 64 * 1024
+# A URL (path and query) over this is refused with 414; gunicorn refuses
+# request lines over 8190 bytes itself (an HTML page, not ours).
+MAX_URI_BYTES = 4096
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:

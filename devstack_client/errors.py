@@ -52,6 +52,17 @@ class InvalidRequest(GatewayError):
         self.errors = errors or []
 
 
+class UnsupportedMediaType(GatewayError):
+    def __init__(self, media_type: str, accepted: tuple[str, ...]) -> None:
+        super().__init__(f"The body's Content-Type {media_type!r} is not supported: send JSON ({', '.join(accepted)}).")
+        self.media_type = media_type
+        self.accepted = list(accepted)
+
+
+class UriTooLong(GatewayError):
+    """The request's URL (path and query string) is longer than the gateway reads."""
+
+
 class NameInUse(GatewayError):
     def __init__(self, name: str, servers: list[dict[str, str]]) -> None:
         super().__init__(f"A server named {name!r} already exists.")

@@ -69,6 +69,9 @@ def gunicorn_options(settings: dict[str, Any]) -> dict[str, Any]:
         "logconfig_dict": observe.logging_config(settings),
         "loglevel": settings["LOG_LEVEL"].lower(),
         "control_socket_disable": True,
+        # gunicorn's largest request line (its default is 4094): up to it the
+        # app answers an over-long URL itself, in JSON (414 uri_too_long).
+        "limit_request_line": 8190,
         # In the master, when a worker dies: drop its in-flight gauge.
         "child_exit": lambda _server, worker: metrics.worker_exited(worker.pid),
     }

@@ -8,6 +8,7 @@ from flask_restx import Api
 from devstack_client import __version__
 from devstack_client.api import (  # server_actions adds its routes to the server namespace
     auth,
+    common,
     errors,
     flavors,
     health,
@@ -15,6 +16,7 @@ from devstack_client.api import (  # server_actions adds its routes to the serve
     keypairs,
     limits,
     networks,
+    query,
     server_actions,  # noqa: F401
     servers,
 )
@@ -39,6 +41,14 @@ request id, so it finds the call in Nova's, Glance's and Neutron's logs.
 
 
 class GatewayApi(Api):
+    @property
+    def __schema__(self) -> dict:  # type: ignore[override]
+        schema = super().__schema__
+        if "error" not in schema and not getattr(self, "_nullable_marked", False):
+            common.mark_nullable(schema)  # once: restx caches the dict it built
+            self._nullable_marked = True
+        return schema
+
     def handle_error(self, e: Exception):  # type: ignore[override]
         # One mapping for every error; restx's own would add str(e) (a leak)
         # and route lists to 404 bodies.
@@ -76,3 +86,5 @@ def init_app(app: Flask) -> None:
     with app.test_request_context():
         if "error" in api.__schema__:
             raise RuntimeError("the Swagger spec cannot be built; see the log")
+        app.extensions["query_parameters"] = query.documented_parameters(api.__schema__)
+    app.before_request(query.reject_unknown_parameters)

@@ -32,17 +32,24 @@ next_marker_field = fields.String(
 )
 
 ERRORS = {
-    400: "Invalid request, over quota (`quota_exceeded`) or refused by OpenStack (`bad_request`)",
+    400: "A bad or unknown query parameter or body field (`invalid_request`, with `errors`), over quota "
+    "(`quota_exceeded`) or refused by OpenStack (`bad_request`)",
     401: "No or unknown API key (`unauthorized`), or a Keystone token refused (`invalid_token`)",
     403: "A reader key writing (`forbidden_role`), the gateway's credentials missing (`credentials_missing`) "
     "or refused (`authentication_failed`), or forbidden",
     404: "No such resource (`not_found`)",
     409: "The name matches several resources (`ambiguous_name`, with `candidates`) or a conflict",
+    413: "The body is over 64 KiB (`request_entity_too_large`)",
+    414: "The URL is over 4 KiB (`uri_too_long`)",
+    415: "The body's Content-Type is not JSON (`unsupported_media_type`, with `accepted`)",
     502: "OpenStack failed (`upstream_error`)",
     503: "OpenStack unreachable, unavailable or misconfigured",
     504: "OpenStack did not answer in time (`upstream_timeout`)",
 }
-READ_ERRORS = (401, 403, 502, 503, 504)
+# Every /api/v1 operation refuses unknown query parameters (400) and over-long URLs (414).
+READ_ERRORS = (400, 401, 403, 414, 502, 503, 504)
+# Every operation that reads a body.
+BODY_ERRORS = (400, 413, 415)
 
 
 def documents_errors(ns: Namespace, *codes: int) -> Callable[[Any], Any]:
@@ -51,8 +58,34 @@ def documents_errors(ns: Namespace, *codes: int) -> Callable[[Any], Any]:
     ns.add_model(error_model.name, error_model)
 
     def decorate(func: Any) -> Any:
-        for code in codes:
+        for code in sorted(set(codes), reverse=True):
             func = ns.response(code, ERRORS[code], error_model)(func)
         return func
 
     return decorate
+
+
+def mark_nullable(spec: dict[str, Any]) -> dict[str, Any]:
+    """Say in the spec which answer fields may be null: every one a model does not mark required.
+
+    Swagger 2.0 has no ``null`` type and flask-restx emits none, yet most of
+    what we answer is OpenStack's, where absent values are null (a server's
+    ``key_name``, an image's ``name``, ``next_marker`` on the last page). The
+    ``x-nullable`` extension says so (Swagger UI and schemathesis read it).
+    Input models (``additionalProperties: false``) are left as they are: null
+    is not a value a caller may send.
+    """
+    for model in spec.get("definitions", {}).values():
+        if model.get("additionalProperties") is False:
+            continue
+        for part in [model, *model.get("allOf", [])]:
+            required = set(part.get("required", []))
+            properties = part.get("properties", {})
+            for name, prop in properties.items():
+                if name in required:
+                    continue
+                if "$ref" in prop:  # siblings of $ref are ignored: wrap it
+                    ref = prop.pop("$ref")
+                    prop["allOf"] = [{"$ref": ref}]
+                prop["x-nullable"] = True
+    return spec

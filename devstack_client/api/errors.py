@@ -35,6 +35,8 @@ from devstack_client.errors import (
     NotFound,
     QuotaExceeded,
     Unauthorized,
+    UnsupportedMediaType,
+    UriTooLong,
 )
 from devstack_client.usertokens import REFUSED
 
@@ -98,6 +100,10 @@ def describe(exc: Exception) -> ApiError:
         return ApiError(409, "ambiguous_name", exc.message, {"candidates": exc.candidates})
     if isinstance(exc, InvalidRequest):
         return ApiError(400, "invalid_request", exc.message, {"errors": exc.errors})
+    if isinstance(exc, UriTooLong):
+        return ApiError(414, "uri_too_long", exc.message)
+    if isinstance(exc, UnsupportedMediaType):
+        return ApiError(415, "unsupported_media_type", exc.message, {"accepted": exc.accepted})
     if isinstance(exc, QuotaExceeded):
         return ApiError(400, "quota_exceeded", exc.message)
     if isinstance(exc, NameInUse):

@@ -36,7 +36,8 @@ class FlavorList(Resource):
     @ns.marshal_with(flavor_list, description="One page of flavors")
     def get(self):
         """List the flavors, a page at a time."""
-        result = ComputeService(get_connection()).list_flavors(**parse_query(list_query))
+        query = parse_query(list_query)  # before connecting: a bad query is a 400 even when OpenStack is down
+        result = ComputeService(get_connection()).list_flavors(**query)
         return {"flavors": result.items, "next_marker": result.next_marker}
 
 

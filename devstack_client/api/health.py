@@ -37,6 +37,8 @@ ready = ns.model(
     {
         "ready": fields.Boolean(example=True),
         "reason": fields.String(description="When not ready: the first failed check", example=None),
+        "code": fields.String(description="When not ready: `not_ready`, as every error has a code", example=None),
+        "message": fields.String(description="When not ready: the same as reason", example=None),
         "checks": fields.Raw(
             description="identity, compute, image, network → ReadinessCheck (the services only once the "
             "identity works)",
@@ -55,7 +57,9 @@ ready = ns.model(
 )
 
 
+# Probes are never guarded (auth.py guards /api/ only): say so, overriding the spec-wide security.
 @ns.route("/healthz")
+@ns.doc(security=[])
 class Health(Resource):
     @ns.response(200, "The process is alive (always; it checks nothing upstream)", alive)
     def get(self):
@@ -64,6 +68,7 @@ class Health(Resource):
 
 
 @ns.route("/readyz")
+@ns.doc(security=[])
 class Ready(Resource):
     @ns.response(200, "Ready: Keystone accepts the identity; compute, image and network answer", ready)
     @ns.response(503, "Not ready: `reason` names the first failed check, `checks` has them all", ready)
@@ -101,9 +106,12 @@ def _readiness() -> dict[str, Any]:
         error = describe(result.error)
         checks[result.name] = {"ok": False, "code": error.code, "message": error.message}
         reason = reason or f"{result.name}: {error.message}"
-    return {
+    body = {
         "ready": reason is None,
         "reason": reason,
         "checks": checks,
         "checked_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
+    if reason is not None:  # a 503: the same `code` and `message` as every other error answer
+        body.update(code="not_ready", message=reason)
+    return body

@@ -42,7 +42,8 @@ class ImageList(Resource):
     @ns.marshal_with(image_list, description="One page of images")
     def get(self):
         """List the images, a page at a time."""
-        result = ImageService(get_connection()).list_images(**parse_query(list_query))
+        query = parse_query(list_query)  # before connecting: a bad query is a 400 even when OpenStack is down
+        result = ImageService(get_connection()).list_images(**query)
         return {"images": result.items, "next_marker": result.next_marker}
 
 

@@ -1,7 +1,7 @@
 from flask import url_for
 from flask_restx import Namespace, Resource, fields
 
-from devstack_client.api.common import READ_ERRORS, documents_errors
+from devstack_client.api.common import BODY_ERRORS, READ_ERRORS, documents_errors
 from devstack_client.api.validation import parse_body
 from devstack_client.connection import get_connection
 from devstack_client.services import KeypairService
@@ -72,19 +72,28 @@ class KeypairList(Resource):
         return {"keypairs": KeypairService(get_connection()).list_keypairs()}
 
     @ns.expect(keypair_create)
-    @documents_errors(ns, 400, 409, *READ_ERRORS)
+    @documents_errors(ns, 409, *BODY_ERRORS, *READ_ERRORS)
     # Headers on the 201 only (ns.header() documents them on every answer);
     # above marshal_with, whose own 201 entry would replace this one.
     @ns.response(201, CREATED, keypair_created, headers=CREATED_HEADERS)
     @ns.marshal_with(keypair_created, code=201, description=CREATED)
     def post(self):
         """Import a public key, or generate a keypair and return its private key once."""
-        body = parse_body(keypair_create)
+        body = parse_body(keypair_create, check=_name_without_outer_spaces)
         created = KeypairService(get_connection()).create_keypair(
             name=body["name"], key_type=body.get("type", "ssh"), public_key=body.get("public_key")
         )
         headers = {"Location": url_for("keypair_keypair", name=created["name"]), "Cache-Control": "no-store"}
         return created, 201, headers
+
+
+def _name_without_outer_spaces(body: dict) -> list[dict[str, str]]:
+    # Nova also applies its generic name format (no leading or trailing
+    # whitespace), which the pattern above does not express.
+    name = body.get("name")
+    if isinstance(name, str) and name != name.strip():
+        return [{"field": "name", "message": "name must not start or end with spaces"}]
+    return []
 
 
 @ns.route("/<string:name>")

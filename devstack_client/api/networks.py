@@ -41,7 +41,8 @@ class NetworkList(Resource):
     @ns.marshal_with(network_list, description="One page of networks")
     def get(self):
         """List the networks, a page at a time."""
-        result = NetworkService(get_connection()).list_networks(**parse_query(list_query))
+        query = parse_query(list_query)  # before connecting: a bad query is a 400 even when OpenStack is down
+        result = NetworkService(get_connection()).list_networks(**query)
         return {"networks": result.items, "next_marker": result.next_marker}
 
 

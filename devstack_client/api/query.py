@@ -4,14 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
-from flask_restx import inputs, reqparse
+from flask import current_app, request
+from flask_restx import inputs, reqparse, swagger
 from werkzeug.exceptions import HTTPException
 
-from devstack_client.errors import InvalidRequest
+from devstack_client import MAX_URI_BYTES
+from devstack_client.errors import InvalidRequest, UriTooLong
 
 MAX_LIMIT = 1000  # Nova's and Glance's own largest page
 DEFAULT_LIMIT = 100
+
+
+def page_size(value: str) -> int:
+    """``limit``: ASCII digits only (int() also reads "１０" and "²"), from 1 to MAX_LIMIT."""
+    if not (value.isascii() and value.isdigit() and len(value) <= 4):
+        raise ValueError(f"limit must be a whole number from 1 to {MAX_LIMIT}")
+    return inputs.int_range(1, MAX_LIMIT)(int(value))
+
+
+page_size.__schema__ = {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}  # type: ignore[attr-defined]
 
 
 def paged_parser() -> reqparse.RequestParser:
@@ -19,7 +30,7 @@ def paged_parser() -> reqparse.RequestParser:
     parser = reqparse.RequestParser(bundle_errors=True)
     parser.add_argument(
         "limit",
-        type=inputs.int_range(1, MAX_LIMIT),
+        type=page_size,
         default=DEFAULT_LIMIT,
         location="args",
         help=f"Page size, 1 to {MAX_LIMIT} (default {DEFAULT_LIMIT})",
@@ -41,14 +52,54 @@ def sort_argument(parser: reqparse.RequestParser, keys: tuple[str, ...]) -> None
     )
 
 
-def parse_query(parser: reqparse.RequestParser, headers: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Parse the query string, or raise InvalidRequest naming every bad or unknown parameter."""
-    known = {arg.name for arg in parser.args} - set(headers)
-    errors = [
-        {"field": name, "message": f"{name} is not a known parameter (known: {', '.join(sorted(known))})"}
-        for name in request.args
-        if name not in known
-    ]
+def documented_parameters(spec: dict[str, Any]) -> dict[tuple[str, str], frozenset[str]]:
+    """(Swagger path, method) → the query parameters the spec documents for that operation."""
+    documented = {}
+    for path, operations in spec["paths"].items():
+        shared = [p["name"] for p in operations.get("parameters", []) if p["in"] == "query"]
+        for method, operation in operations.items():
+            if method == "parameters":
+                continue
+            own = [p["name"] for p in operation.get("parameters", []) if p["in"] == "query"]
+            documented[(path, method.upper())] = frozenset(shared + own)
+    return documented
+
+
+def reject_unknown_parameters() -> None:
+    """Refuse (400) a query parameter the operation does not document, on every ``/api/`` operation.
+
+    And (414) a URL over MAX_URI_BYTES: a JSON answer, where gunicorn's own would be HTML.
+
+    One rule from one source, the spec: a misspelt filter (``?staus=ACTIVE``)
+    or option (``?dryrun=true``) must not be ignored silently, least of all
+    on a create or a delete.
+    """
+    if not request.path.startswith("/api/"):
+        return
+    uri = len(request.full_path.encode())
+    if uri > MAX_URI_BYTES:
+        raise UriTooLong(f"The URL is {uri} bytes long; the gateway reads at most {MAX_URI_BYTES}.")
+    if not request.args or request.url_rule is None:
+        return
+    method = "GET" if request.method == "HEAD" else request.method
+    known = current_app.extensions["query_parameters"].get((swagger.extract_path(request.url_rule.rule), method))
+    if known is None:  # OPTIONS, or a method the route lacks: answered without reading the query
+        return
+    unknown = [name for name in request.args if name not in known]
+    if unknown:
+        accepted = ", ".join(sorted(known)) or "none"
+        errors = [
+            {"field": name, "message": f"{name} is not a known parameter (known: {accepted})"} for name in unknown
+        ]
+        raise InvalidRequest("Invalid query: " + "; ".join(e["message"] for e in errors) + ".", errors)
+
+
+def parse_query(parser: reqparse.RequestParser) -> dict[str, Any]:
+    """Parse the query string, or raise InvalidRequest naming every bad parameter.
+
+    Unknown parameters never get here: reject_unknown_parameters refused them.
+    """
+    errors = []
     try:
         args = parser.parse_args()
     except HTTPException as exc:

@@ -3,7 +3,7 @@
 from flask import request, url_for
 from flask_restx import Resource, fields
 
-from devstack_client.api.common import READ_ERRORS, documents_errors, error_model
+from devstack_client.api.common import BODY_ERRORS, READ_ERRORS, documents_errors, error_model
 from devstack_client.api.servers import Server, ns, server
 from devstack_client.api.validation import parse_body
 from devstack_client.connection import get_connection
@@ -101,7 +101,7 @@ DEFAULT_LINES = 50
 @ns.param("ref", "Server id or exact name")
 class ServerAction(Resource):
     @ns.expect(server_action)
-    @documents_errors(ns, 400, 404, *READ_ERRORS)
+    @documents_errors(ns, 404, *BODY_ERRORS, *READ_ERRORS)
     @ns.response(409, f"{INVALID_STATE}, or the name is ambiguous (`ambiguous_name`)", invalid_state_error)
     @ns.header("Location", "Where to poll: the server, or for a snapshot the new image")
     @ns.marshal_with(action_accepted, code=202, description="Accepted; poll the server until it has target_status")
@@ -125,6 +125,9 @@ class ServerAction(Resource):
     f"How many last lines (1-{limits.CONSOLE_LOG_MAX_LINES}, default {DEFAULT_LINES})",
     type=int,
     _in="query",
+    minimum=1,
+    maximum=limits.CONSOLE_LOG_MAX_LINES,
+    default=DEFAULT_LINES,
 )
 class ServerConsoleLog(Resource):
     @documents_errors(ns, 400, 404, *READ_ERRORS)
@@ -150,7 +153,7 @@ class ServerConsole(Resource):
 
 
 @ns.expect(server_update)
-@documents_errors(ns, 400, 404, *READ_ERRORS)
+@documents_errors(ns, 404, *BODY_ERRORS, *READ_ERRORS)
 @ns.response(409, f"{INVALID_STATE}, or the name is ambiguous (`ambiguous_name`)", invalid_state_error)
 @ns.marshal_with(server, description="The updated server")
 def patch(self, ref):

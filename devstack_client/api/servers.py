@@ -1,7 +1,7 @@
 from flask import current_app, url_for
 from flask_restx import Namespace, Resource, fields, inputs, marshal, reqparse
 
-from devstack_client.api.common import READ_ERRORS, documents_errors, error_model, next_marker_field
+from devstack_client.api.common import BODY_ERRORS, READ_ERRORS, documents_errors, error_model, next_marker_field
 from devstack_client.api.query import fields_argument, paged_parser, parse_query, select_fields, sort_argument
 from devstack_client.api.validation import parse_body
 from devstack_client.config import MAX_WAIT_SECONDS
@@ -10,6 +10,7 @@ from devstack_client.errors import InvalidRequest
 from devstack_client.metrics import CREATES_IN_FLIGHT
 from devstack_client.services import ComputeService
 from devstack_client.services.launch import LaunchService
+from devstack_client.services.server_actions import text_errors
 
 ns = Namespace("server", description="Nova servers (virtual machines)")
 
@@ -168,7 +169,7 @@ create_query.add_argument(
 @ns.route("")
 class ServerList(Resource):
     @ns.expect(list_query)
-    @documents_errors(ns, 400, *READ_ERRORS)
+    @documents_errors(ns, 409, *READ_ERRORS)  # 409: the image or flavor filter names several
     @ns.response(200, "One page of the project's servers, with image and flavor names", server_list)
     def get(self):
         """List the servers, a page at a time."""
@@ -184,7 +185,7 @@ class ServerList(Resource):
         return {"servers": servers, "next_marker": result.next_marker}
 
     @ns.expect(server_create, create_query)
-    @documents_errors(ns, 400, 409, *READ_ERRORS)
+    @documents_errors(ns, 409, *BODY_ERRORS, *READ_ERRORS)
     @ns.response(
         201,
         "Created: BUILD until Nova makes it ACTIVE (ACTIVE with ?wait=true)",
@@ -196,8 +197,8 @@ class ServerList(Resource):
     @ns.response(502, "With ?wait=true: the server went to ERROR (`build_failed`, with its fault)", error_model)
     def post(self):
         """Create a server, by image, flavor and network names or ids."""
-        query = parse_query(create_query, headers=("Idempotency-Key",))
-        body = parse_body(server_create, check=_one_of_each)
+        query = parse_query(create_query)
+        body = parse_body(server_create, check=_check_create)
         launch = LaunchService(
             get_connection(),
             idempotency_ttl=current_app.config["IDEMPOTENCY_TTL"],
@@ -217,12 +218,16 @@ class ServerList(Resource):
         return marshal(created, server), status, headers
 
 
-def _one_of_each(body: dict) -> list[dict[str, str]]:
-    return [
+def _check_create(body: dict) -> list[dict[str, str]]:
+    errors = [
         {"field": kind, "message": f"give one of {kind} (id or name) and {kind}_id"}
         for kind in ("image", "flavor", "network")
         if len([name for name in (kind, f"{kind}_id") if body.get(name)]) != 1
     ]
+    # Nova's own name rules, checked here so that nothing is sent that Nova would refuse.
+    name, description = body.get("name"), body.get("description")
+    texts = text_errors(name if isinstance(name, str) else None, description if isinstance(description, str) else None)
+    return errors + [{"field": field, "message": message} for field, message in texts]
 
 
 def _idempotency_key(value: str | None) -> str | None:

@@ -9,7 +9,12 @@ from flask import request
 from flask_restx import Model
 from jsonschema import Draft4Validator
 
-from devstack_client.errors import InvalidRequest
+from devstack_client.errors import InvalidRequest, UnsupportedMediaType
+
+# The body is JSON whatever it is labelled, as long as the label does not say
+# it is something else: curl -d sends application/x-www-form-urlencoded by
+# default, and some clients send no Content-Type at all.
+ACCEPTED_MEDIA_TYPES = ("application/json", "application/*+json", "application/x-www-form-urlencoded")
 
 
 def parse_body(model: Model, check: Callable[[dict[str, Any]], list[dict[str, str]]] | None = None) -> dict[str, Any]:
@@ -17,10 +22,17 @@ def parse_body(model: Model, check: Callable[[dict[str, Any]], list[dict[str, st
 
     ``check`` adds the errors a schema cannot express (one field or another).
     """
+    media_type = request.mimetype  # "" without a Content-Type
+    if media_type and not (
+        media_type in ACCEPTED_MEDIA_TYPES or (media_type.startswith("application/") and media_type.endswith("+json"))
+    ):
+        raise UnsupportedMediaType(media_type, ACCEPTED_MEDIA_TYPES)
     if not request.get_data(cache=True):
         raise InvalidRequest(f"A JSON body is required: {_expected(model)}.")
-    # Parsed whatever the Content-Type: `curl -d` sends form-encoded by default.
-    body = request.get_json(force=True, silent=True)
+    try:
+        body = request.get_json(force=True, silent=True)
+    except RecursionError:  # not a ValueError, so `silent` lets it through: "[[[[…" a few KB deep
+        raise InvalidRequest(f"The body is nested too deeply: expected {_expected(model)}.") from None
     if body is None:
         raise InvalidRequest(f"The body is not valid JSON: expected {_expected(model)}.")
     if not isinstance(body, dict):

@@ -8,6 +8,7 @@ JSON they come from (design notes, section 6).
 from __future__ import annotations
 
 import re
+import unicodedata
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -53,6 +54,11 @@ def call(api: proxy.Proxy, method: str, path: str, **kwargs: Any) -> Any:
     return response.json()
 
 
+# RFC 3986 dot segments: HTTP clients resolve them before sending, so
+# ``/os-keypairs/..`` would go out as ``/`` (another resource), whatever the quoting.
+DOT_SEGMENTS = (".", "..")
+
+
 def is_uuid(value: str) -> bool:
     try:
         uuid.UUID(value)
@@ -70,7 +76,7 @@ def find(
     try_id: bool = True,
 ) -> dict[str, Any]:
     """Return the one resource whose id, else exact name, is ``ref``."""
-    if try_id:
+    if try_id and ref not in DOT_SEGMENTS:  # such an id cannot be put in a URL
         try:
             return by_id(ref)
         except os_exc.NotFoundException:
@@ -86,3 +92,15 @@ def find(
 def exact_name_regex(name: str) -> str:
     """Nova filters server names by regular expression: match ``name`` exactly."""
     return "^" + re.escape(name) + "$"
+
+
+def is_printable(text: str) -> bool:
+    # Nova's rule (parameter_types._is_printable): no control or format
+    # characters, no line or paragraph separators, and, because it builds its
+    # regex from U+0000-U+FFFE only, nothing beyond the Basic Multilingual Plane.
+    return all(_printable_char(c) for c in text)
+
+
+def _printable_char(char: str) -> bool:
+    category = unicodedata.category(char)
+    return ord(char) < 0xFFFF and not category.startswith("C") and category not in ("Zl", "Zp")

@@ -12,11 +12,13 @@ from urllib.parse import quote
 
 from openstack import connection
 
-from devstack_client.services._wire import call
+from devstack_client.errors import NotFound
+from devstack_client.services._wire import DOT_SEGMENTS, call, is_printable
 
 # Nova's largest page (its api.max_limit default); the keypair quota
 # defaults to 100, so one page in practice.
 PAGE = 1000
+NAME_MAX = 255  # Nova's, at every microversion
 
 
 def shape_keypair(keypair: dict[str, Any]) -> dict[str, Any]:
@@ -31,8 +33,13 @@ def shape_keypair(keypair: dict[str, Any]) -> dict[str, Any]:
 
 
 def _path(name: str) -> str:
-    # Names from newer microversions may hold "." or "@"; never let one
-    # change the upstream path.
+    # Names from other microversions may hold "." or "@" (2.92+) or any
+    # printable character (2.0-2.9): quote them, never let one change the
+    # upstream path. Names no microversion allows are not asked about at all:
+    # "." and ".." (HTTP clients resolve them: DELETE /os-keypairs/.. would
+    # go out as DELETE /), control characters, over 255 characters.
+    if name in DOT_SEGMENTS or len(name) > NAME_MAX or not is_printable(name):
+        raise NotFound("keypair", name)
     return f"/os-keypairs/{quote(name, safe='')}"
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from openstack import connection
+from openstack import exceptions as os_exc
 
+from devstack_client.errors import InvalidRequest
 from devstack_client.services._pages import Page, page, split_sort
 from devstack_client.services._wire import call, find, is_uuid, service
 
@@ -46,7 +48,14 @@ class NetworkService:
         if sort:
             key, direction = split_sort(sort)
             params.update(sort_key=key, sort_dir=direction)
-        result = page(self._api, "/networks", "networks", limit=limit, marker=marker, params=params)
+        try:
+            result = page(self._api, "/networks", "networks", limit=limit, marker=marker, params=params)
+        except os_exc.NotFoundException as exc:
+            if not marker:
+                raise
+            # Neutron answers an unknown marker with 404 NetworkNotFound (Nova and Glance with 400).
+            message = f"marker: no network {marker!r} to start after ({exc.details})"
+            raise InvalidRequest(f"Invalid query: {message}.", [{"field": "marker", "message": message}]) from exc
         return Page([shape_network(n) for n in result.items], result.next_marker)
 
     def get_network(self, ref: str) -> dict[str, Any]:

@@ -9,7 +9,6 @@ which state that is.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +16,7 @@ from openstack import connection
 from openstack import exceptions as os_exc
 
 from devstack_client.errors import ConsoleUnavailable, InvalidRequest, InvalidState
-from devstack_client.services._wire import call, is_uuid
+from devstack_client.services._wire import call, is_printable, is_uuid
 from devstack_client.services.compute import ComputeService, shape_server
 
 
@@ -219,11 +218,7 @@ def _check_update(
             "Nothing to change: send at least one of name, description, metadata, tags.",
             [{"field": "body", "message": "at least one of name, description, metadata, tags is required"}],
         )
-    errors = []
-    if name is not None:
-        errors.extend(_name_errors("name", name))
-    if description is not None and not _printable(description):
-        errors.append(("description", "description must not contain control characters or emoji"))
+    errors = text_errors(name, description)
     errors.extend(
         (f"metadata.{key}", "metadata keys are 1-255 letters, digits, spaces or - _ : .")
         for key in metadata or {}
@@ -232,22 +227,20 @@ def _check_update(
     _raise_if(errors)
 
 
+def text_errors(name: str | None, description: str | None) -> list[tuple[str, str]]:
+    """Nova's rules for a server's name and description, on create and edit alike: (field, message) pairs."""
+    errors = []
+    if name is not None:
+        errors.extend(_name_errors("name", name))
+    if description is not None and not is_printable(description):
+        errors.append(("description", "description must not contain control characters or emoji"))
+    return errors
+
+
 def _name_errors(field: str, name: str) -> list[tuple[str, str]]:
-    if name != name.strip() or not _printable(name):
+    if name != name.strip() or not is_printable(name):
         return [(field, f"{field} must not start or end with spaces nor contain control characters or emoji")]
     return []
-
-
-def _printable(text: str) -> bool:
-    # Nova's rule (parameter_types._is_printable): no control or format
-    # characters, no line or paragraph separators, and, because it builds its
-    # regex from U+0000-U+FFFE only, nothing beyond the Basic Multilingual Plane.
-    return all(_printable_char(c) for c in text)
-
-
-def _printable_char(char: str) -> bool:
-    category = unicodedata.category(char)
-    return ord(char) < 0xFFFF and not category.startswith("C") and category not in ("Zl", "Zp")
 
 
 def _raise_if(errors: list[tuple[str, str]]) -> None:

@@ -1,0 +1,43 @@
+"""Schemathesis checks of our own, shared by the wire-level and the real-cloud fuzz runs."""
+
+from __future__ import annotations
+
+import json
+
+import schemathesis
+
+
+@schemathesis.check
+def error_has_code_and_message(ctx, response, case):
+    """Every 4xx and 5xx answer is a JSON object with string ``code`` and ``message``."""
+    if response.status_code < 400:
+        return None
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        raise AssertionError(f"{response.status_code} answer is not JSON: {response.content[:200]!r}") from None
+    if not isinstance(body, dict) or not all(isinstance(body.get(key), str) for key in ("code", "message")):
+        raise AssertionError(f"{response.status_code} answer lacks a string code and message: {body!r}"[:500])
+    return None
+
+
+@schemathesis.check
+def json_or_no_content(ctx, response, case):
+    """An answer with a body is application/json; a 204 has no body (and needs no Content-Type).
+
+    Stands in for schemathesis's content_type_conformance, which wants the
+    documented type on a 204 too.
+    """
+    if response.status_code == 204:
+        assert not response.content, f"a 204 with a body: {response.content[:200]!r}"
+    if not response.content:  # a 204, or Flask's own answer to OPTIONS
+        return None
+    content_type = response.headers.get("content-type", [""])[0]
+    assert content_type.split(";")[0].strip() == "application/json", f"Content-Type {content_type!r}"
+    return None
+
+
+def configure(schema) -> None:
+    """What both fuzz runs share: invalid input may also be refused as too large (413) or too long (414)."""
+    rejection = schema.config.checks.negative_data_rejection
+    rejection.expected_statuses = [*rejection.expected_statuses, "413", "414"]
