@@ -63,7 +63,9 @@ server = ns.model(
         "availability_zone": fields.String(example="nova"),
         "project_id": fields.String(example="5d1e2e6b3b7c4c36a2ab0c7e5e8f7a10"),
         "metadata": fields.Raw(description="Key → value strings", example={"role": "web"}),
-        "tags": fields.List(fields.String, example=["prod"]),
+        "tags": fields.List(
+            fields.String, description="In alphabetical order (Nova keeps them as a set)", example=["prod"]
+        ),
         "description": fields.String(example="Front-end web server"),
         "created_at": fields.String(example="2026-11-02T09:14:03Z"),
         "updated_at": fields.String(example="2026-11-02T09:14:09Z"),

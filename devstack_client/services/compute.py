@@ -70,7 +70,7 @@ def shape_server(server: dict[str, Any]) -> dict[str, Any]:
         "availability_zone": server.get("OS-EXT-AZ:availability_zone"),
         "project_id": server.get("tenant_id"),
         "metadata": server.get("metadata") or {},
-        "tags": server.get("tags") or [],
+        "tags": sorted(server.get("tags") or []),  # Nova keeps a set: answer one order
         "description": server.get("description"),
         "created_at": server.get("created"),
         "updated_at": server.get("updated"),

@@ -177,6 +177,15 @@ def test_show_server_by_id(client, cloud):
     assert cloud.api_calls() == [f"GET {NOVA}/servers/{server['id']}"]
 
 
+def test_tags_are_answered_in_one_order_whatever_nova_s(client, cloud):
+    server = make_fake_server(tags=["web", "prod", "eu"])  # Nova keeps tags as a set: any order
+    cloud.nova("GET", f"/servers/{server['id']}", body={"server": server})
+
+    response = client.get(f"/api/v1/server/{server['id']}")
+
+    assert response.json["tags"] == ["eu", "prod", "web"]
+
+
 def test_show_server_in_error_says_why(client, cloud):
     server = make_fake_server(status="ERROR")
     cloud.nova("GET", f"/servers/{server['id']}", body={"server": server})
