@@ -9,6 +9,9 @@ Few calls on purpose (one list per kind of object): this is on the critical path
 import os
 
 import openstack
+from keystoneauth1 import exceptions as ks_exc
+from keystoneauth1 import session as ks_session
+from keystoneauth1.identity import v3
 
 PW = os.environ.get("DEVSTACK_CLOUD_PASSWORD", "secret")
 AUTH = "http://127.0.0.1:5000/v3"
@@ -52,9 +55,20 @@ def user(name, default_project):
         users[name] = idc.create_user(
             name=name, password=PW, domain_id="default", default_project_id=default_project.id
         )
-    else:  # a rerun with another DEVSTACK_CLOUD_PASSWORD
+    elif not password_works(name):  # a rerun with another DEVSTACK_CLOUD_PASSWORD
+        # Setting a password revokes the user's tokens, even when it is the same one: the running services'
+        # tokens would then fail their next calls (placement answered nova-scheduler 401: boots in ERROR).
         idc.update_user(users[name], password=PW)
     return users[name]
+
+
+def password_works(name):
+    auth = v3.Password(auth_url=AUTH, username=name, password=PW, user_domain_name="Default", unscoped=True)
+    try:
+        ks_session.Session(auth=auth).get_token()
+    except ks_exc.Unauthorized:
+        return False
+    return True
 
 
 service_project = project("service", "service users")
