@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import time
 import uuid
@@ -14,6 +13,8 @@ from typing import Any
 import requests
 from keystoneauth1 import session as ks_session
 from keystoneauth1.identity import v3
+
+from tests.cloud import lock as cloud_lock
 
 STATE_DIR = Path("/tmp/devstack-client-cloud")
 PREFIX = "bench-"
@@ -31,20 +32,14 @@ def describe() -> dict[str, Any]:
 @contextlib.contextmanager
 def locked(state_dir: Path, timeout: float = 1800) -> Iterator[None]:
     """Hold the cloud tests' exclusive lock: nothing else uses the cloud meanwhile."""
-    with open(state_dir / "tests.lock", "a+") as lock:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise SystemExit(f"the cloud's lock {lock.name} stayed taken for {timeout} s") from None
-                time.sleep(1)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    try:
+        lock = cloud_lock.acquire(state_dir, timeout)
+    except TimeoutError as exc:
+        raise SystemExit(f"the cloud is taken: {exc}") from None
+    try:
+        yield
+    finally:
+        cloud_lock.release(lock)
 
 
 def credentials(cloud: dict[str, Any]) -> dict[str, str]:

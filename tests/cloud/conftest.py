@@ -11,13 +11,12 @@ interrupted earlier run. `AccessLog` reads the services' gunicorn access logs to
 
 from __future__ import annotations
 
-import fcntl
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.cloud import lock as cloud_lock
 from tests.cloud.harness import (
     HERE,
     LOCK_TIMEOUT,
@@ -74,20 +73,14 @@ def upstream(cloud_info: Cloud) -> Iterator[Callable[[str], Upstream]]:
 def _one_run_at_a_time(cloud_info: Cloud) -> Iterator[None]:
     """Hold an exclusive lock on the cloud for the whole session: two runs at once would disturb each other
     (the quota test's project, the leftover sweep). A second run waits, at most LOCK_TIMEOUT seconds."""
-    with open(cloud_info.state_dir / "tests.lock", "a+") as lock:
-        deadline = time.monotonic() + LOCK_TIMEOUT
-        while True:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"another test run has held {lock.name} for {LOCK_TIMEOUT}s", pytrace=False)
-                time.sleep(1)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    try:
+        lock = cloud_lock.acquire(cloud_info.state_dir, LOCK_TIMEOUT)
+    except TimeoutError as exc:
+        pytest.fail(f"another test run holds the cloud: {exc}", pytrace=False)
+    try:
+        yield
+    finally:
+        cloud_lock.release(lock)
 
 
 @pytest.fixture(scope="session", autouse=True)
