@@ -36,6 +36,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PORT", "8080", "Port to listen on."),
     Setting("WORKERS", "2", "gunicorn worker processes."),
     Setting("THREADS", "8", "Threads per worker (and HTTP connections per worker)."),
+    Setting(
+        "KEEPALIVE",
+        "75",
+        "Seconds an idle client connection is kept open. Keep it longer than the idle timeout of whatever "
+        "sits in front (a load balancer's: AWS ALB 60 s, nginx's upstream keepalive 60 s), so that the "
+        "gateway never closes a connection at the instant the client reuses it.",
+    ),
     Setting("CONNECT_TIMEOUT", "5", "Seconds to wait for an OpenStack connection."),
     Setting("READ_TIMEOUT", "60", "Seconds to wait for an OpenStack answer."),
     Setting("IDEMPOTENCY_TTL", "86400", "Seconds an `Idempotency-Key` protects against a duplicate create."),
@@ -93,7 +100,7 @@ SETTINGS: tuple[Setting, ...] = (
 MAX_WAIT_SECONDS = 300
 
 _DEFAULTS = {s.name: s.default for s in SETTINGS}
-_INTS = {"PORT", "WORKERS", "THREADS", "TOKEN_CACHE_SIZE"}
+_INTS = {"PORT", "WORKERS", "THREADS", "KEEPALIVE", "TOKEN_CACHE_SIZE"}
 _FLOATS = {"CONNECT_TIMEOUT", "READ_TIMEOUT", "IDEMPOTENCY_TTL", "IDEMPOTENCY_SETTLE_SECONDS", "TOKEN_CACHE_TTL"}
 _MAY_BE_ZERO = {"IDEMPOTENCY_SETTLE_SECONDS"}
 _BOOLS = {"ALLOW_USER_TOKENS", "REQUIRE_USER_TOKENS", "ALLOW_INSECURE_BIND"}

@@ -61,6 +61,9 @@ def gunicorn_options(settings: dict[str, Any]) -> dict[str, Any]:
         "workers": settings["WORKERS"],
         "threads": settings["THREADS"],
         "worker_class": "gthread",
+        # gunicorn's default of 2 s closes a connection that a client polling
+        # every 2 s is about to reuse: it then gets RemoteDisconnected.
+        "keepalive": settings["KEEPALIVE"],
         "timeout": int(worst),
         "graceful_timeout": int(worst),
         # Our own log line per request (observe.py) replaces gunicorn's

@@ -41,6 +41,12 @@ def test_gunicorn_options_outlast_the_worst_upstream_wait():
     assert options["graceful_timeout"] == options["timeout"]
 
 
+def test_idle_connections_outlast_a_load_balancers_idle_timeout():
+    # A balancer (AWS ALB: 60 s) must close an idle connection before its backend does.
+    assert gunicorn_options(load({}, environ={}))["keepalive"] == 75
+    assert gunicorn_options(load({"KEEPALIVE": "300"}, environ={}))["keepalive"] == 300
+
+
 def test_bad_setting_exits_2(monkeypatch, capsys):
     monkeypatch.setenv("PORT", "eighty")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import http.client
+import time
 import uuid
 
 import requests
@@ -63,6 +65,25 @@ def test_ready_on_the_real_cloud(gateway):
     newest = tuple(int(part) for part in body["checks"]["compute"]["max_microversion"].split("."))
     assert newest >= (2, 79)
     assert gateway.get("/healthz").json() == {"status": "alive"}
+
+
+def test_an_idle_connection_is_kept_past_gunicorns_old_two_seconds(gateway):
+    # gunicorn's default keep-alive (2 s) closed connections that a client polling every 2 s was about to
+    # reuse (RemoteDisconnected, seen in CI). The gateway keeps them KEEPALIVE (75 s) by default.
+    conn = http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=10)
+    try:
+        conn.request("GET", "/healthz")
+        first = conn.getresponse()
+        first.read()
+        sock = conn.sock
+        assert first.status == 200 and first.getheader("Connection", "").lower() != "close"
+        time.sleep(5)  # the idle time itself is what is tested: twice the old keep-alive, plus margin
+        conn.request("GET", "/healthz")  # on the same socket: http.client reconnects only if it was closed
+        second = conn.getresponse()
+        assert second.status == 200 and conn.sock is sock
+        second.read()
+    finally:
+        conn.close()
 
 
 def test_not_ready_when_keystone_refuses_the_identity(start_gateway, cloud_info):
