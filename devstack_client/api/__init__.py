@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
+import importlib
+
 from flask import Flask, Response
 from flask_restx import Api
 
 from devstack_client import __version__
-from devstack_client.api import (  # server_actions adds its routes to the server namespace
-    auth,
-    common,
-    errors,
-    flavors,
-    health,
-    images,
-    keypairs,
-    limits,
-    networks,
-    query,
-    server_actions,  # noqa: F401
-    servers,
-)
+from devstack_client.api import auth, common, errors, health, query
+
+# One module of this package per namespace, served under /api/v1/<its name>: adding one is adding its name here.
+NAMESPACES = ("images", "flavors", "networks", "servers", "keypairs", "limits")
 
 DESCRIPTION = """\
 Manage virtual machines in an OpenStack cloud through one small JSON API.
@@ -76,8 +68,9 @@ def init_app(app: Flask) -> None:
         security=auth.SECURITY,
     )
     auth.init_app(app)
-    for module in (images, flavors, networks, servers, keypairs, limits):
-        api.add_namespace(module.ns, path=f"/api/v1/{module.ns.name}")
+    for name in NAMESPACES:
+        ns = importlib.import_module(f"{__name__}.{name}").ns
+        api.add_namespace(ns, path=f"/api/v1/{ns.name}")
     api.add_namespace(health.ns)  # at the root (its own path), where orchestrators expect probes
     app.register_error_handler(Exception, errors.handle)
     app.after_request(_no_content_is_empty)

@@ -1,9 +1,11 @@
 from flask_restx import Namespace, Resource, fields, inputs
 
-from devstack_client.api.common import READ_ERRORS, documents_errors, next_marker_field
-from devstack_client.api.query import paged_parser, parse_query, sort_argument
+from devstack_client.api.common import READ_ERRORS, documents_errors
+from devstack_client.api.listing import lists
+from devstack_client.api.query import paged_parser, sort_argument
 from devstack_client.connection import get_connection
 from devstack_client.services import ComputeService
+from devstack_client.services.compute import FLAVORS
 
 ns = Namespace("flavor", description="Nova flavors: the sizes a server can have")
 
@@ -21,24 +23,19 @@ flavor = ns.model(
         "description": fields.String(example=None),
     },
 )
-flavor_list = ns.model("FlavorList", {"flavors": fields.List(fields.Nested(flavor)), "next_marker": next_marker_field})
 
 list_query = paged_parser()
 list_query.add_argument("min_ram", type=inputs.natural, location="args", help="At least this much RAM, MiB")
 list_query.add_argument("min_disk", type=inputs.natural, location="args", help="At least this much root disk, GB")
-sort_argument(list_query, ("name", "ram", "vcpus", "disk"))
+sort_argument(list_query, FLAVORS.sort)
 
 
 @ns.route("")
 class FlavorList(Resource):
-    @ns.expect(list_query)
-    @documents_errors(ns, 400, *READ_ERRORS)
-    @ns.marshal_with(flavor_list, description="One page of flavors")
-    def get(self):
+    @lists(ns, "flavors", flavor, list_query, "One page of flavors")
+    def get(self, **query):
         """List the flavors, a page at a time."""
-        query = parse_query(list_query)  # before connecting: a bad query is a 400 even when OpenStack is down
-        result = ComputeService(get_connection()).list_flavors(**query)
-        return {"flavors": result.items, "next_marker": result.next_marker}
+        return ComputeService(get_connection()).list_flavors(**query)
 
 
 @ns.route("/<string:ref>")

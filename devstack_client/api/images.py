@@ -1,9 +1,11 @@
 from flask_restx import Namespace, Resource, fields
 
-from devstack_client.api.common import READ_ERRORS, documents_errors, next_marker_field
-from devstack_client.api.query import paged_parser, parse_query, sort_argument
+from devstack_client.api.common import READ_ERRORS, documents_errors
+from devstack_client.api.listing import lists
+from devstack_client.api.query import paged_parser, sort_argument
 from devstack_client.connection import get_connection
 from devstack_client.services import ImageService
+from devstack_client.services.image import IMAGES
 
 ns = Namespace("image", description="Glance images the project can use")
 
@@ -26,25 +28,20 @@ image = ns.model(
         "updated_at": fields.String(example="2026-11-02T09:14:05Z"),
     },
 )
-image_list = ns.model("ImageList", {"images": fields.List(fields.Nested(image)), "next_marker": next_marker_field})
 
 list_query = paged_parser()
 list_query.add_argument("name", location="args", help="Exact name")
 list_query.add_argument("status", location="args", help="queued, saving, active, killed, deleted, …")
 list_query.add_argument("visibility", location="args", choices=("public", "private", "shared", "community", "all"))
-sort_argument(list_query, ("name", "created_at", "size", "status"))
+sort_argument(list_query, IMAGES.sort)
 
 
 @ns.route("")
 class ImageList(Resource):
-    @ns.expect(list_query)
-    @documents_errors(ns, 400, *READ_ERRORS)
-    @ns.marshal_with(image_list, description="One page of images")
-    def get(self):
+    @lists(ns, "images", image, list_query, "One page of images")
+    def get(self, **query):
         """List the images, a page at a time."""
-        query = parse_query(list_query)  # before connecting: a bad query is a 400 even when OpenStack is down
-        result = ImageService(get_connection()).list_images(**query)
-        return {"images": result.items, "next_marker": result.next_marker}
+        return ImageService(get_connection()).list_images(**query)
 
 
 @ns.route("/<string:ref>")

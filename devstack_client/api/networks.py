@@ -1,9 +1,11 @@
 from flask_restx import Namespace, Resource, fields, inputs
 
-from devstack_client.api.common import READ_ERRORS, documents_errors, next_marker_field
-from devstack_client.api.query import paged_parser, parse_query, sort_argument
+from devstack_client.api.common import READ_ERRORS, documents_errors
+from devstack_client.api.listing import lists
+from devstack_client.api.query import paged_parser, sort_argument
 from devstack_client.connection import get_connection
 from devstack_client.services import NetworkService
+from devstack_client.services.network import NETWORKS
 
 ns = Namespace("network", description="Neutron networks a server can be attached to")
 
@@ -23,27 +25,20 @@ network = ns.model(
         "created_at": fields.String(example="2026-11-02T09:14:03Z"),
     },
 )
-network_list = ns.model(
-    "NetworkList", {"networks": fields.List(fields.Nested(network)), "next_marker": next_marker_field}
-)
 
 list_query = paged_parser()
 list_query.add_argument("name", location="args", help="Exact name")
 list_query.add_argument("status", location="args", help="ACTIVE, DOWN, BUILD or ERROR")
 list_query.add_argument("is_shared", type=inputs.boolean, location="args", help="Only shared (or unshared) networks")
-sort_argument(list_query, ("name", "status"))
+sort_argument(list_query, NETWORKS.sort)
 
 
 @ns.route("")
 class NetworkList(Resource):
-    @ns.expect(list_query)
-    @documents_errors(ns, 400, *READ_ERRORS)
-    @ns.marshal_with(network_list, description="One page of networks")
-    def get(self):
+    @lists(ns, "networks", network, list_query, "One page of networks")
+    def get(self, **query):
         """List the networks, a page at a time."""
-        query = parse_query(list_query)  # before connecting: a bad query is a 400 even when OpenStack is down
-        result = NetworkService(get_connection()).list_networks(**query)
-        return {"networks": result.items, "next_marker": result.next_marker}
+        return NetworkService(get_connection()).list_networks(**query)
 
 
 @ns.route("/<string:ref>")

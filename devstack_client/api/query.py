@@ -2,27 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import current_app, request
-from flask_restx import inputs, reqparse, swagger
+from flask_restx import reqparse, swagger
 from werkzeug.exceptions import HTTPException
 
 from devstack_client import MAX_URI_BYTES
 from devstack_client.errors import InvalidRequest, UriTooLong
+from devstack_client.services.rules import MAX_PAGE
 
-MAX_LIMIT = 1000  # Nova's and Glance's own largest page
 DEFAULT_LIMIT = 100
 
 
-def page_size(value: str) -> int:
-    """``limit``: ASCII digits only (int() also reads "１０" and "²"), from 1 to MAX_LIMIT."""
-    if not (value.isascii() and value.isdigit() and len(value) <= 4):
-        raise ValueError(f"limit must be a whole number from 1 to {MAX_LIMIT}")
-    return inputs.int_range(1, MAX_LIMIT)(int(value))
+def whole_number(name: str, low: int, high: int) -> Callable[[str], int]:
+    """A query type: ASCII digits only (int() also reads "１０" and "²", and chokes on 5,000 digits), low to high."""
 
+    def parse(value: str) -> int:
+        if not (value.isascii() and value.isdigit() and len(value) <= len(str(high)) and low <= int(value) <= high):
+            raise ValueError(f"{name} must be a whole number from {low} to {high}")
+        return int(value)
 
-page_size.__schema__ = {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}  # type: ignore[attr-defined]
+    parse.__schema__ = {"type": "integer", "minimum": low, "maximum": high}  # type: ignore[attr-defined]
+    return parse
 
 
 def paged_parser() -> reqparse.RequestParser:
@@ -30,10 +33,10 @@ def paged_parser() -> reqparse.RequestParser:
     parser = reqparse.RequestParser(bundle_errors=True)
     parser.add_argument(
         "limit",
-        type=page_size,
+        type=whole_number("limit", 1, MAX_PAGE),
         default=DEFAULT_LIMIT,
         location="args",
-        help=f"Page size, 1 to {MAX_LIMIT} (default {DEFAULT_LIMIT})",
+        help=f"Page size, 1 to {MAX_PAGE} (default {DEFAULT_LIMIT})",
     )
     parser.add_argument(
         "marker", type=str, location="args", help="Start after this id: the `next_marker` of the previous page"
@@ -41,7 +44,8 @@ def paged_parser() -> reqparse.RequestParser:
     return parser
 
 
-def sort_argument(parser: reqparse.RequestParser, keys: tuple[str, ...]) -> None:
+def sort_argument(parser: reqparse.RequestParser, keys: Iterable[str]) -> None:
+    keys = tuple(keys)
     choices = [f"{prefix}{key}" for key in keys for prefix in ("", "-")]
     parser.add_argument(
         "sort",
@@ -108,7 +112,8 @@ def parse_query(parser: reqparse.RequestParser) -> dict[str, Any]:
         for name, text in details.items():
             # restx prefixes the error with the argument's help text
             text = str(text).removeprefix(helps.get(name, "")).strip().rstrip(".")
-            errors.append({"field": name, "message": f"{name}: {text}"})
+            message = text if text.startswith(f"{name} ") else f"{name}: {text}"
+            errors.append({"field": name, "message": message})
         args = {}
     if errors:
         raise InvalidRequest("Invalid query: " + "; ".join(e["message"] for e in errors) + ".", errors)

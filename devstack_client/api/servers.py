@@ -1,88 +1,36 @@
-from flask import current_app, url_for
-from flask_restx import Namespace, Resource, fields, inputs, marshal, reqparse
+"""The server namespace: list, create, show, edit, delete, act on and read the consoles of servers."""
 
-from devstack_client.api.common import BODY_ERRORS, READ_ERRORS, documents_errors, error_model, next_marker_field
-from devstack_client.api.query import fields_argument, paged_parser, parse_query, select_fields, sort_argument
+from flask import current_app, url_for
+from flask_restx import Namespace, Resource, inputs, marshal, reqparse
+
+from devstack_client.api.common import BODY_ERRORS, READ_ERRORS, documents_errors, error_model
+from devstack_client.api.listing import lists
+from devstack_client.api.query import fields_argument, paged_parser, parse_query, sort_argument, whole_number
+from devstack_client.api.server_models import (
+    action_accepted,
+    console,
+    console_log,
+    dry_run_model,
+    invalid_state_error,
+    server,
+    server_action,
+    server_create,
+    server_update,
+)
+from devstack_client.api.server_models import register as register_models
 from devstack_client.api.validation import parse_body
 from devstack_client.config import MAX_WAIT_SECONDS
 from devstack_client.connection import get_connection
 from devstack_client.errors import InvalidRequest
 from devstack_client.metrics import CREATES_IN_FLIGHT
 from devstack_client.services import ComputeService
+from devstack_client.services.compute import SERVERS
 from devstack_client.services.launch import LaunchService
-from devstack_client.services.server_actions import text_errors
+from devstack_client.services.rules import CONSOLE_LOG_MAX_LINES
+from devstack_client.services.server_actions import ServerActionService, text_errors
 
 ns = Namespace("server", description="Nova servers (virtual machines)")
-
-address = ns.model(
-    "Address",
-    {
-        "addr": fields.String(example="10.0.0.12"),
-        "version": fields.Integer(example=4),
-        "type": fields.String(description="fixed or floating", example="fixed"),
-        "mac_addr": fields.String(example="fa:16:3e:4c:2c:30"),
-    },
-)
-server = ns.model(
-    "Server",
-    {
-        "id": fields.String(example="2b1f6c0e-8a4d-4c2e-9f3b-7d5e1a0c9b84"),
-        "name": fields.String(example="web-1"),
-        "status": fields.String(description="BUILD, ACTIVE, SHUTOFF, ERROR, …", example="ACTIVE"),
-        "task_state": fields.String(example=None),
-        "power_state": fields.Integer(example=1),
-        "image": fields.Nested(
-            ns.model(
-                "ServerImage",
-                {
-                    "id": fields.String(example="8c6b7d4e-0f5e-4a8e-9a55-2d1b1f0f3a21"),
-                    "name": fields.String(description="In lists only; null if the image is gone", example="cirros"),
-                },
-            ),
-            allow_null=True,
-            description="null for a server booted from a volume",
-        ),
-        "flavor": fields.Nested(
-            ns.model(
-                "ServerFlavor",
-                {
-                    "name": fields.String(example="m1.tiny"),
-                    "vcpus": fields.Integer(example=1),
-                    "ram": fields.Integer(description="MiB", example=512),
-                    "disk": fields.Integer(description="GB", example=1),
-                },
-            )
-        ),
-        "addresses": fields.Raw(
-            description="Network name → list of Address",
-            example={
-                "private": [{"addr": "10.0.0.12", "version": 4, "type": "fixed", "mac_addr": "fa:16:3e:4c:2c:30"}]
-            },
-        ),
-        "key_name": fields.String(example="my-key"),
-        "availability_zone": fields.String(example="nova"),
-        "project_id": fields.String(example="5d1e2e6b3b7c4c36a2ab0c7e5e8f7a10"),
-        "metadata": fields.Raw(description="Key → value strings", example={"role": "web"}),
-        "tags": fields.List(
-            fields.String, description="In alphabetical order (Nova keeps them as a set)", example=["prod"]
-        ),
-        "description": fields.String(example="Front-end web server"),
-        "created_at": fields.String(example="2026-11-02T09:14:03Z"),
-        "updated_at": fields.String(example="2026-11-02T09:14:09Z"),
-        "fault": fields.Nested(
-            ns.model(
-                "Fault",
-                {
-                    "code": fields.Integer(example=500),
-                    "message": fields.String(example="No valid host was found. There are not enough hosts available."),
-                },
-            ),
-            allow_null=True,
-            description="Why the server is in ERROR; null otherwise",
-        ),
-    },
-)
-server_list = ns.model("ServerList", {"servers": fields.List(fields.Nested(server)), "next_marker": next_marker_field})
+register_models(ns)
 
 STATUSES = (
     "ACTIVE", "BUILD", "DELETED", "ERROR", "HARD_REBOOT", "MIGRATING", "PASSWORD", "PAUSED", "REBOOT", "REBUILD",
@@ -95,61 +43,8 @@ list_query.add_argument("name", location="args", help="Exact name")
 list_query.add_argument("name_like", location="args", help="Name contains this text")
 list_query.add_argument("image", location="args", help="Booted from this image (id or name)")
 list_query.add_argument("flavor", location="args", help="Of this flavor (id or name)")
-sort_argument(list_query, ("name", "created_at", "status"))
+sort_argument(list_query, SERVERS.sort)
 fields_argument(list_query, "id,name,status")
-
-
-class StringMap(fields.Raw):
-    """A JSON object of strings (documented and validated as one)."""
-
-    __schema_type__ = "object"
-
-    def schema(self):
-        return {**super().schema(), "additionalProperties": {"type": "string", "maxLength": 255}}
-
-
-def _ref(kind: str, example: str) -> fields.String:
-    return fields.String(min_length=1, description=f"{kind.capitalize()} id or exact name", example=example)
-
-
-server_create = ns.model(
-    "ServerCreate",
-    {
-        "name": fields.String(required=True, min_length=1, max_length=255, example="web-1"),
-        "image": _ref("image", "cirros"),
-        "image_id": fields.String(min_length=1, example="8c6b7d4e-0f5e-4a8e-9a55-2d1b1f0f3a21"),
-        "flavor": _ref("flavor", "m1.tiny"),
-        "flavor_id": fields.String(min_length=1, example="1"),
-        "network": _ref("network", "private"),
-        "network_id": fields.String(min_length=1, example="f3a8c2de-5d41-4b8a-9a0e-7e4f1c2b9d10"),
-        "key_name": fields.String(min_length=1, max_length=255, example="my-key"),
-        "user_data": fields.String(
-            max_length=49152,
-            description="Plain text (cloud-init); the gateway base64-encodes it",
-            example="#!/bin/sh\necho hi",
-        ),
-        "security_groups": fields.List(fields.String(min_length=1), description="Names or ids", example=["default"]),
-        "metadata": StringMap(description="Key → value strings", example={"role": "web"}),
-        "availability_zone": fields.String(min_length=1, max_length=255, example="nova"),
-        "description": fields.String(max_length=255, example="Front-end web server"),
-    },
-    strict=True,
-)
-dry_run_model = ns.model(
-    "ServerDryRun",
-    {
-        "dry_run": fields.Boolean(example=True),
-        "server": fields.Raw(
-            description="What would be created, with image, flavor and network resolved",
-            example={
-                "name": "web-1",
-                "image": {"id": "8c6b7d4e-0f5e-4a8e-9a55-2d1b1f0f3a21", "name": "cirros"},
-                "flavor": {"id": "1", "name": "m1.tiny", "vcpus": 1, "ram": 512, "disk": 1},
-                "network": {"id": "f3a8c2de-5d41-4b8a-9a0e-7e4f1c2b9d10", "name": "private"},
-            },
-        ),
-    },
-)
 
 create_query = reqparse.RequestParser(bundle_errors=True)
 create_query.add_argument("wait", type=inputs.boolean, default=False, location="args", help="Answer once ACTIVE")
@@ -167,24 +62,35 @@ create_query.add_argument(
     help="Retrying a POST with the same key (and body) returns the first server instead of creating another",
 )
 
+DEFAULT_LINES = 50
+console_log_query = reqparse.RequestParser(bundle_errors=True)
+console_log_query.add_argument(
+    "lines", type=whole_number("lines", 1, CONSOLE_LOG_MAX_LINES), default=DEFAULT_LINES, location="args"
+)
+
+IDEMPOTENCY_KEY_MAX = 255  # ours: Nova sees only its digest (services/launch.py key_tag)
+INVALID_STATE = "Not possible in the server's current state (`invalid_state`, with `status`, `task_state`, `locked`)"
+CONSOLE_UNAVAILABLE = "This cloud or this server offers no such console (`console_unavailable`)"
+
 
 @ns.route("")
 class ServerList(Resource):
-    @ns.expect(list_query)
-    @documents_errors(ns, 409, *READ_ERRORS)  # 409: the image or flavor filter names several
-    @ns.response(200, "One page of the project's servers, with image and flavor names", server_list)
-    def get(self):
+    # 409: the image or flavor filter names several. Not marshalled: shape_server already returns exactly the
+    # Server model's fields (tests/api/test_server_shape.py), and marshalling every field of every server again
+    # took 60% of a 100-server list's CPU (bench/).
+    @lists(
+        ns,
+        "servers",
+        server,
+        list_query,
+        "One page of the project's servers, with image and flavor names",
+        errors=(409,),
+        shaped=True,
+    )
+    def get(self, fields=None, **query):
         """List the servers, a page at a time."""
-        args = parse_query(list_query)
-        wanted = select_fields(args.pop("fields"), server)
-        result = ComputeService(get_connection()).list_servers(**args, image_names=wanted is None or "image" in wanted)
-        # Not restx's marshal: shape_server already returns exactly the Server
-        # model's fields (tests/api/test_server_shape.py), and marshalling every
-        # field of every server again took 60% of a 100-server list's CPU (bench/).
-        servers = result.items
-        if wanted:
-            servers = [{name: item[name] for name in wanted} for item in servers]
-        return {"servers": servers, "next_marker": result.next_marker}
+        image_names = fields is None or "image" in fields
+        return ComputeService(get_connection()).list_servers(**query, image_names=image_names)
 
     @ns.expect(server_create, create_query)
     @documents_errors(ns, 409, *BODY_ERRORS, *READ_ERRORS)
@@ -233,8 +139,8 @@ def _check_create(body: dict) -> list[dict[str, str]]:
 
 
 def _idempotency_key(value: str | None) -> str | None:
-    if value is not None and not 1 <= len(value) <= 255:
-        message = "Idempotency-Key must be 1 to 255 characters"
+    if value is not None and not 1 <= len(value) <= IDEMPOTENCY_KEY_MAX:
+        message = f"Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_MAX} characters"
         raise InvalidRequest(message + ".", [{"field": "Idempotency-Key", "message": message}])
     return value
 
@@ -248,9 +154,73 @@ class Server(Resource):
         """Show one server, by id or name."""
         return ComputeService(get_connection()).get_server(ref)
 
+    @ns.expect(server_update)
+    @documents_errors(ns, 404, *BODY_ERRORS, *READ_ERRORS)
+    @ns.response(409, f"{INVALID_STATE}, or the name is ambiguous (`ambiguous_name`)", invalid_state_error)
+    @ns.marshal_with(server, description="The updated server")
+    def patch(self, ref):
+        """Rename a server or change its description, metadata or tags."""
+        body = parse_body(server_update)
+        return ServerActionService(get_connection()).update_server(ref, **body)
+
     @documents_errors(ns, 404, 409, *READ_ERRORS)
     @ns.response(204, "Deletion started; the server disappears a few seconds later")
     def delete(self, ref):
         """Delete a server, by id or name."""
         ComputeService(get_connection()).delete_server(ref)
         return "", 204
+
+
+@ns.route("/<string:ref>/action")
+@ns.param("ref", "Server id or exact name")
+class ServerAction(Resource):
+    @ns.expect(server_action)
+    @documents_errors(ns, 404, *BODY_ERRORS, *READ_ERRORS)
+    @ns.response(409, f"{INVALID_STATE}, or the name is ambiguous (`ambiguous_name`)", invalid_state_error)
+    @ns.header("Location", "Where to poll: the server, or for a snapshot the new image")
+    @ns.marshal_with(action_accepted, code=202, description="Accepted; poll the server until it has target_status")
+    def post(self, ref):
+        """Start, stop, reboot, pause, unpause, suspend, resume or snapshot a server."""
+        body = parse_body(server_action)
+        accepted = ServerActionService(get_connection()).act(
+            ref, action=body["action"], reboot_type=body.get("type"), name=body.get("name")
+        )
+        if accepted["image_id"]:
+            location = url_for("image_image", ref=accepted["image_id"])
+        else:
+            location = url_for("server_server", ref=accepted["id"])
+        return accepted, 202, {"Location": location}
+
+
+@ns.route("/<string:ref>/console-log")
+@ns.param("ref", "Server id or exact name")
+@ns.param(
+    "lines",
+    f"How many last lines (1-{CONSOLE_LOG_MAX_LINES}, default {DEFAULT_LINES})",
+    type=int,
+    _in="query",
+    minimum=1,
+    maximum=CONSOLE_LOG_MAX_LINES,
+    default=DEFAULT_LINES,
+)
+class ServerConsoleLog(Resource):
+    @documents_errors(ns, 400, 404, *READ_ERRORS)
+    @ns.response(409, f"{INVALID_STATE}, or the name is ambiguous (`ambiguous_name`)", invalid_state_error)
+    @ns.response(501, CONSOLE_UNAVAILABLE, error_model)
+    @ns.marshal_with(console_log, description="The end of the server's console log")
+    def get(self, ref):
+        """Show the last lines of a server's console log."""
+        lines = parse_query(console_log_query)["lines"]
+        return ServerActionService(get_connection()).get_console_log(ref, lines=lines)
+
+
+@ns.route("/<string:ref>/console")
+@ns.param("ref", "Server id or exact name")
+class ServerConsole(Resource):
+    @documents_errors(ns, 404, *READ_ERRORS)
+    @ns.response(409, f"{INVALID_STATE}, or the name is ambiguous (`ambiguous_name`)", invalid_state_error)
+    @ns.response(501, CONSOLE_UNAVAILABLE, error_model)
+    @ns.marshal_with(console, description="A console URL: noVNC when the cloud offers it, else serial")
+    def get(self, ref):
+        """Get a URL to a server's console."""
+        return ServerActionService(get_connection()).get_console(ref)

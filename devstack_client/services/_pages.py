@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from openstack import proxy
 
 from devstack_client.services._wire import call
-
-# Nova's and Glance's largest page (their max_limit / api_limit_max defaults).
-PAGE = 1000
+from devstack_client.services.rules import MAX_PAGE
 
 
 @dataclass
@@ -20,10 +18,41 @@ class Page:
     next_marker: str | None
 
 
+@dataclass(frozen=True)
+class Listing:
+    """How one upstream collection is listed, declared as data (as openstacksdk's ``_query_mapping``).
+
+    ``sort`` maps our sort keys to the service's; ``filters`` maps our filter
+    names to its query parameters (a filter not named there keeps its name).
+    Glance takes ``sort=key:dir``; Nova and Neutron ``sort_key`` and ``sort_dir``.
+    """
+
+    path: str
+    key: str
+    sort: Mapping[str, str]
+    filters: Mapping[str, str] = field(default_factory=dict)
+    glance_sort: bool = False
+
+    def params(self, *, sort: str | None = None, **filters: Any) -> dict[str, Any]:
+        """The upstream query for our filters (None: not given) and sort key (``-`` first: descending)."""
+        given = {name: value for name, value in filters.items() if value is not None and value != ""}
+        params = {self.filters.get(name, name): _value(value) for name, value in given.items()}
+        if sort:
+            key, direction = (sort[1:], "desc") if sort.startswith("-") else (sort, "asc")
+            if self.glance_sort:
+                params["sort"] = f"{self.sort[key]}:{direction}"
+            else:
+                params.update(sort_key=self.sort[key], sort_dir=direction)
+        return params
+
+
+def _value(value: Any) -> Any:
+    return str(value).lower() if isinstance(value, bool) else value  # the services' "true"/"false"
+
+
 def page(
     api: proxy.Proxy,
-    path: str,
-    key: str,
+    listing: Listing,
     *,
     limit: int,
     marker: str | None = None,
@@ -38,27 +67,22 @@ def page(
     query = {**(params or {}), "limit": limit + 1}
     if marker:
         query["marker"] = marker
-    body = call(api, "GET", path, params=query)
-    items = body.get(key, [])
+    body = call(api, "GET", listing.path, params=query)
+    items = body.get(listing.key, [])
     if len(items) > limit:
         return Page(items[:limit], items[limit - 1]["id"])
-    links = body.get(f"{key}_links", [])
+    links = body.get(f"{listing.key}_links", [])
     # The next marker is our last item's id: the services' own next links
     # carry their internal URLs, which we must not follow blindly or echo.
     has_next = bool(body.get("next")) or any(link.get("rel") == "next" for link in links)
     return Page(items, items[-1]["id"] if items and has_next else None)
 
 
-def split_sort(sort: str) -> tuple[str, str]:
-    """``"-name"`` → ``("name", "desc")``."""
-    return (sort[1:], "desc") if sort.startswith("-") else (sort, "asc")
-
-
-def walk(api: proxy.Proxy, path: str, key: str, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+def walk(api: proxy.Proxy, listing: Listing, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
     """Yield every item of a collection, page after page (for small ones: flavors by name)."""
     marker = None
     while True:
-        result = page(api, path, key, limit=PAGE - 1, marker=marker, params=params)
+        result = page(api, listing, limit=MAX_PAGE - 1, marker=marker, params=params)
         yield from result.items
         if not result.next_marker:
             return

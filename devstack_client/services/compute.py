@@ -12,7 +12,7 @@ from openstack import connection
 from openstack import exceptions as os_exc
 
 from devstack_client.errors import DiscoveryFailed, InvalidRequest, NotFound
-from devstack_client.services._pages import Page, page, split_sort, walk
+from devstack_client.services._pages import Listing, Page, page, walk
 from devstack_client.services._wire import call, exact_name_regex, find, is_uuid
 from devstack_client.services.image import ImageService
 
@@ -78,16 +78,15 @@ def shape_server(server: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-# Our sort keys → Nova's.
-SERVER_SORT = {"name": "display_name", "created_at": "created_at", "status": "vm_state"}
-FLAVOR_SORT = {"name": "name", "ram": "memory_mb", "vcpus": "vcpus", "disk": "root_gb"}
-
-
-def _sort_params(sort: str | None, keys: dict[str, str]) -> dict[str, str]:
-    if not sort:
-        return {}
-    key, direction = split_sort(sort)
-    return {"sort_key": keys[key], "sort_dir": direction}
+SERVERS = Listing(
+    "/servers/detail", "servers", sort={"name": "display_name", "created_at": "created_at", "status": "vm_state"}
+)
+FLAVORS = Listing(
+    "/flavors/detail",
+    "flavors",
+    sort={"name": "name", "ram": "memory_mb", "vcpus": "vcpus", "disk": "root_gb"},
+    filters={"min_ram": "minRam", "min_disk": "minDisk"},
+)
 
 
 class ComputeService:
@@ -106,12 +105,8 @@ class ComputeService:
         min_disk: int | None = None,
         sort: str | None = None,
     ) -> Page:
-        params: dict[str, Any] = _sort_params(sort, FLAVOR_SORT)
-        if min_ram is not None:
-            params["minRam"] = min_ram
-        if min_disk is not None:
-            params["minDisk"] = min_disk
-        result = page(self._api, "/flavors/detail", "flavors", limit=limit, marker=marker, params=params)
+        params = FLAVORS.params(sort=sort, min_ram=min_ram, min_disk=min_disk)
+        result = page(self._api, FLAVORS, limit=limit, marker=marker, params=params)
         return Page([shape_flavor(f) for f in result.items], result.next_marker)
 
     def get_flavor(self, ref: str) -> dict[str, Any]:
@@ -121,7 +116,7 @@ class ComputeService:
             "flavor",
             ref,
             by_id=lambda value: call(self._api, "GET", f"/flavors/{quote(value, safe='')}")["flavor"],
-            by_name=lambda _: list(walk(self._api, "/flavors/detail", "flavors")),
+            by_name=lambda _: list(walk(self._api, FLAVORS)),
         )
         return shape_flavor(flavor)
 
@@ -141,7 +136,7 @@ class ComputeService:
         image_names: bool = True,
     ) -> Page:
         """One page of servers, in one Nova call (plus one Glance call for the image names)."""
-        params: dict[str, Any] = _sort_params(sort, SERVER_SORT)
+        params = SERVERS.params(sort=sort)
         if status:
             params["status"] = status.upper()
         # Nova filters names by regular expression, so escape what we are given
@@ -153,7 +148,7 @@ class ComputeService:
             params["image"] = self._filter_ref("image", image)
         if flavor:
             params["flavor"] = self._filter_ref("flavor", flavor)
-        result = page(self._api, "/servers/detail", "servers", limit=limit, marker=marker, params=params)
+        result = page(self._api, SERVERS, limit=limit, marker=marker, params=params)
         servers = [shape_server(s) for s in result.items if not name or s.get("name") == name]
         if image_names:
             self._add_image_names(servers)

@@ -6,7 +6,7 @@ from typing import Any
 
 from openstack import connection
 
-from devstack_client.services._pages import Page, page, split_sort
+from devstack_client.services._pages import Listing, Page, page
 from devstack_client.services._wire import call, find, is_uuid, service
 
 FIELDS = (
@@ -24,6 +24,11 @@ FIELDS = (
     "protected",
     "created_at",
     "updated_at",
+)
+
+
+IMAGES = Listing(
+    "/images", "images", sort={key: key for key in ("name", "created_at", "size", "status")}, glance_sort=True
 )
 
 
@@ -45,12 +50,8 @@ class ImageService:
         visibility: str | None = None,
         sort: str | None = None,
     ) -> Page:
-        params: dict[str, Any] = {
-            k: v for k, v in (("name", name), ("status", status), ("visibility", visibility)) if v
-        }
-        if sort:
-            params["sort"] = "{}:{}".format(*split_sort(sort))
-        result = page(self._api, "/images", "images", limit=limit, marker=marker, params=params)
+        params = IMAGES.params(sort=sort, name=name, status=status, visibility=visibility)
+        result = page(self._api, IMAGES, limit=limit, marker=marker, params=params)
         return Page([shape_image(i) for i in result.items], result.next_marker)
 
     def image_names(self, ids: list[str]) -> dict[str, str]:

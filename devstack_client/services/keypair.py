@@ -14,11 +14,7 @@ from openstack import connection
 
 from devstack_client.errors import NotFound
 from devstack_client.services._wire import DOT_SEGMENTS, call, is_printable
-
-# Nova's largest page (its api.max_limit default); the keypair quota
-# defaults to 100, so one page in practice.
-PAGE = 1000
-NAME_MAX = 255  # Nova's, at every microversion
+from devstack_client.services.rules import MAX_PAGE, NAME_MAX
 
 
 def shape_keypair(keypair: dict[str, Any]) -> dict[str, Any]:
@@ -50,7 +46,7 @@ class KeypairService:
     def _walk(self) -> Iterator[dict[str, Any]]:
         # Not _pages.walk: a keypair page wraps each item ({"keypair": {...}})
         # and its marker is the last name, keypairs having no id (2.35+).
-        query: dict[str, Any] = {"limit": PAGE}
+        query: dict[str, Any] = {"limit": MAX_PAGE}  # the keypair quota defaults to 100: one page in practice
         while True:
             body = call(self._api, "GET", "/os-keypairs", params=query)
             items = [item["keypair"] for item in body.get("keypairs", [])]

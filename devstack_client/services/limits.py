@@ -8,6 +8,7 @@ from openstack import connection
 
 from devstack_client.services._pages import walk
 from devstack_client.services._wire import call
+from devstack_client.services.compute import FLAVORS
 from devstack_client.services.keypair import KeypairService
 
 # Our name → Nova's absolute limit, Nova's usage (None: Nova does not count
@@ -71,5 +72,5 @@ class LimitsService:
         keypairs["used"] = self._keypairs.count_keypairs()
         if keypairs["max"] is not None:
             keypairs["remaining"] = max(keypairs["max"] - keypairs["used"], 0)
-        flavors = walk(self._api, "/flavors/detail", "flavors")
+        flavors = walk(self._api, FLAVORS)
         return {"limits": limits, "headroom": [headroom(limits, f) for f in flavors]}

@@ -8,8 +8,10 @@ from openstack import connection
 from openstack import exceptions as os_exc
 
 from devstack_client.errors import InvalidRequest
-from devstack_client.services._pages import Page, page, split_sort
+from devstack_client.services._pages import Listing, Page, page
 from devstack_client.services._wire import call, find, is_uuid, service
+
+NETWORKS = Listing("/networks", "networks", sort={"name": "name", "status": "status"}, filters={"is_shared": "shared"})
 
 
 def shape_network(network: dict[str, Any]) -> dict[str, Any]:
@@ -42,14 +44,9 @@ class NetworkService:
         is_shared: bool | None = None,
         sort: str | None = None,
     ) -> Page:
-        params: dict[str, Any] = {k: v for k, v in (("name", name), ("status", status)) if v}
-        if is_shared is not None:
-            params["shared"] = str(is_shared).lower()
-        if sort:
-            key, direction = split_sort(sort)
-            params.update(sort_key=key, sort_dir=direction)
+        params = NETWORKS.params(sort=sort, name=name, status=status, is_shared=is_shared)
         try:
-            result = page(self._api, "/networks", "networks", limit=limit, marker=marker, params=params)
+            result = page(self._api, NETWORKS, limit=limit, marker=marker, params=params)
         except os_exc.NotFoundException as exc:
             if not marker:
                 raise

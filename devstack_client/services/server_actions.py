@@ -8,7 +8,6 @@ which state that is.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +17,7 @@ from openstack import exceptions as os_exc
 from devstack_client.errors import ConsoleUnavailable, InvalidRequest, InvalidState
 from devstack_client.services._wire import call, is_printable, is_uuid
 from devstack_client.services.compute import ComputeService, shape_server
+from devstack_client.services.rules import METADATA_KEY
 
 
 @dataclass(frozen=True)
@@ -38,15 +38,6 @@ ACTIONS = {
     "snapshot": Action("createImage", None),
 }
 REBOOT_TYPES = ("soft", "hard")
-
-# Nova's own limits (nova/api/validation/parameter_types.py, nova/objects/tag.py).
-NAME_MAX = 255
-MAX_TAGS = 50
-TAG_MAX = 60
-TAG_PATTERN = "^[^,/]*$"
-METADATA_KEY = re.compile(r"^[a-zA-Z0-9-_:. ]{1,255}$")  # Nova's pattern, quirks included
-METADATA_VALUE_MAX = 255
-CONSOLE_LOG_MAX_LINES = 10000
 
 # Tried in order: a graphical console when the cloud has one, else a serial one.
 CONSOLES = (("vnc", "novnc"), ("serial", "serial"))

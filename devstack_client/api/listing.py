@@ -1,0 +1,55 @@
+"""The one shape of every list endpoint: parse the query, fetch one page, answer ``{key: items, next_marker}``."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from flask_restx import Model, Namespace, fields, marshal, reqparse
+
+from devstack_client.api.common import READ_ERRORS, documents_errors, next_marker_field
+from devstack_client.api.query import parse_query, select_fields
+from devstack_client.services._pages import Page
+
+
+def lists(
+    ns: Namespace,
+    key: str,
+    model: Model,
+    query: reqparse.RequestParser,
+    description: str,
+    *,
+    errors: tuple[int, ...] = (400,),
+    shaped: bool = False,
+) -> Callable[[Callable[..., Page]], Callable[..., dict[str, Any]]]:
+    """Make ``fetch(resource, **query) -> Page`` a documented GET answering one page of ``model``.
+
+    The query is parsed before ``fetch`` runs, so a bad one is a 400 even when
+    OpenStack is down. A query with ``fields`` hands ``fetch`` the fields
+    wanted (None: all) and answers only those. ``shaped``: the service already
+    answers exactly the model's fields, so restx's marshal (most of a large
+    page's CPU) is skipped.
+    """
+    page_model = ns.model(
+        f"{model.name}List", {key: fields.List(fields.Nested(model)), "next_marker": next_marker_field}
+    )
+
+    def decorate(fetch: Callable[..., Page]) -> Callable[..., dict[str, Any]]:
+        @ns.expect(query)
+        @documents_errors(ns, *errors, *READ_ERRORS)
+        @ns.response(200, description, page_model)
+        @functools.wraps(fetch)
+        def get(resource: Any) -> dict[str, Any]:
+            args = parse_query(query)
+            if "fields" in args:
+                args["fields"] = select_fields(args["fields"], model)
+            result = fetch(resource, **args)
+            items = result.items if shaped else marshal(result.items, model)
+            if args.get("fields"):
+                items = [{name: item[name] for name in args["fields"]} for item in items]
+            return {key: items, "next_marker": result.next_marker}
+
+        return get
+
+    return decorate

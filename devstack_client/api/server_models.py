@@ -1,0 +1,213 @@
+"""The server namespace's models: what a server looks like, and what a caller may send."""
+
+from flask_restx import Model, Namespace, fields
+
+from devstack_client.api.common import error_model
+from devstack_client.services import server_actions
+from devstack_client.services.rules import MAX_TAGS, METADATA_VALUE_MAX, NAME_MAX, TAG_MAX, TAG_PATTERN
+
+server_image = Model(
+    "ServerImage",
+    {
+        "id": fields.String(example="8c6b7d4e-0f5e-4a8e-9a55-2d1b1f0f3a21"),
+        "name": fields.String(description="In lists only; null if the image is gone", example="cirros"),
+    },
+)
+server_flavor = Model(
+    "ServerFlavor",
+    {
+        "name": fields.String(example="m1.tiny"),
+        "vcpus": fields.Integer(example=1),
+        "ram": fields.Integer(description="MiB", example=512),
+        "disk": fields.Integer(description="GB", example=1),
+    },
+)
+fault = Model(
+    "Fault",
+    {
+        "code": fields.Integer(example=500),
+        "message": fields.String(example="No valid host was found. There are not enough hosts available."),
+    },
+)
+server = Model(
+    "Server",
+    {
+        "id": fields.String(example="2b1f6c0e-8a4d-4c2e-9f3b-7d5e1a0c9b84"),
+        "name": fields.String(example="web-1"),
+        "status": fields.String(description="BUILD, ACTIVE, SHUTOFF, ERROR, …", example="ACTIVE"),
+        "task_state": fields.String(example=None),
+        "power_state": fields.Integer(example=1),
+        "image": fields.Nested(
+            server_image,
+            allow_null=True,
+            description="null for a server booted from a volume",
+        ),
+        "flavor": fields.Nested(server_flavor),
+        "addresses": fields.Raw(
+            description="Network name → list of Address",
+            example={
+                "private": [{"addr": "10.0.0.12", "version": 4, "type": "fixed", "mac_addr": "fa:16:3e:4c:2c:30"}]
+            },
+        ),
+        "key_name": fields.String(example="my-key"),
+        "availability_zone": fields.String(example="nova"),
+        "project_id": fields.String(example="5d1e2e6b3b7c4c36a2ab0c7e5e8f7a10"),
+        "metadata": fields.Raw(description="Key → value strings", example={"role": "web"}),
+        "tags": fields.List(
+            fields.String, description="In alphabetical order (Nova keeps them as a set)", example=["prod"]
+        ),
+        "description": fields.String(example="Front-end web server"),
+        "created_at": fields.String(example="2026-11-02T09:14:03Z"),
+        "updated_at": fields.String(example="2026-11-02T09:14:09Z"),
+        "fault": fields.Nested(
+            fault,
+            allow_null=True,
+            description="Why the server is in ERROR; null otherwise",
+        ),
+    },
+)
+
+
+class StringMap(fields.Raw):
+    """A JSON object of strings (documented and validated as one)."""
+
+    def schema(self) -> dict:
+        return {**super().schema(), "additionalProperties": {"type": "string", "maxLength": METADATA_VALUE_MAX}}
+
+
+def _ref(kind: str, example: str) -> fields.String:
+    return fields.String(min_length=1, description=f"{kind.capitalize()} id or exact name", example=example)
+
+
+server_create = Model(
+    "ServerCreate",
+    {
+        "name": fields.String(required=True, min_length=1, max_length=NAME_MAX, example="web-1"),
+        "image": _ref("image", "cirros"),
+        "image_id": fields.String(min_length=1, example="8c6b7d4e-0f5e-4a8e-9a55-2d1b1f0f3a21"),
+        "flavor": _ref("flavor", "m1.tiny"),
+        "flavor_id": fields.String(min_length=1, example="1"),
+        "network": _ref("network", "private"),
+        "network_id": fields.String(min_length=1, example="f3a8c2de-5d41-4b8a-9a0e-7e4f1c2b9d10"),
+        "key_name": fields.String(min_length=1, max_length=NAME_MAX, example="my-key"),
+        "user_data": fields.String(
+            max_length=49152,
+            description="Plain text (cloud-init); the gateway base64-encodes it",
+            example="#!/bin/sh\necho hi",
+        ),
+        "security_groups": fields.List(fields.String(min_length=1), description="Names or ids", example=["default"]),
+        "metadata": StringMap(description="Key → value strings", example={"role": "web"}),
+        "availability_zone": fields.String(min_length=1, max_length=NAME_MAX, example="nova"),
+        "description": fields.String(max_length=NAME_MAX, example="Front-end web server"),
+    },
+    strict=True,
+)
+dry_run_model = Model(
+    "ServerDryRun",
+    {
+        "dry_run": fields.Boolean(example=True),
+        "server": fields.Raw(
+            description="What would be created, with image, flavor and network resolved",
+            example={
+                "name": "web-1",
+                "image": {"id": "8c6b7d4e-0f5e-4a8e-9a55-2d1b1f0f3a21", "name": "cirros"},
+                "flavor": {"id": "1", "name": "m1.tiny", "vcpus": 1, "ram": 512, "disk": 1},
+                "network": {"id": "f3a8c2de-5d41-4b8a-9a0e-7e4f1c2b9d10", "name": "private"},
+            },
+        ),
+    },
+)
+
+
+server_action = Model(
+    "ServerAction",
+    {
+        "action": fields.String(required=True, enum=list(server_actions.ACTIONS), example="reboot"),
+        "type": fields.String(
+            enum=list(server_actions.REBOOT_TYPES), description="reboot only; default soft", example="hard"
+        ),
+        "name": fields.String(
+            min_length=1, max_length=NAME_MAX, description="snapshot only, required: the image's name"
+        ),
+    },
+    strict=True,
+)
+action_accepted = Model(
+    "ServerActionAccepted",
+    {
+        "id": fields.String(description="The server's id", example="2b1f6c0e-8a4d-4c2e-9f3b-7d5e1a0c9b84"),
+        "action": fields.String(example="reboot"),
+        "type": fields.String(description="reboot: soft or hard; null otherwise", example="hard"),
+        "target_status": fields.String(
+            description="The status the server reaches when Nova is done (task_state null again); "
+            "null for a snapshot, which leaves the status alone",
+            example="ACTIVE",
+        ),
+        "image_id": fields.String(description="snapshot: the new image's id; null otherwise", example=None),
+    },
+)
+server_update = Model(
+    "ServerUpdate",
+    {
+        "name": fields.String(min_length=1, max_length=NAME_MAX, example="web-2"),
+        "description": fields.String(
+            max_length=NAME_MAX, description='"" removes the description', example="Front-end web server"
+        ),
+        "metadata": StringMap(
+            description="Replaces the whole set: send every key to keep; {} removes them all",
+            example={"role": "web", "owner": "team-a"},
+        ),
+        "tags": fields.List(
+            fields.String(min_length=1, max_length=TAG_MAX, pattern=TAG_PATTERN),
+            max_items=MAX_TAGS,
+            description=f"Replaces the whole set; at most {MAX_TAGS}, each 1-{TAG_MAX} characters without '/' or ','",
+            example=["prod", "web"],
+        ),
+    },
+    strict=True,
+)
+console_log = Model(
+    "ServerConsoleLog",
+    {
+        "output": fields.String(example="login: \ncirros login: "),
+        "lines": fields.Integer(description="How many last lines were asked for; output may hold fewer", example=50),
+    },
+)
+console = Model(
+    "ServerConsole",
+    {
+        "type": fields.String(description="novnc or serial", example="novnc"),
+        "protocol": fields.String(description="vnc or serial", example="vnc"),
+        "url": fields.String(
+            description="Open it in a browser (novnc) or a websocket client (serial); it embeds a short-lived token",
+            example="http://cloud.example:6080/vnc_auto.html?path=%3Ftoken%3D5c1e…",
+        ),
+    },
+)
+invalid_state_error = error_model.inherit(
+    "InvalidStateError",
+    {
+        "status": fields.String(description="The server's status now", example="ACTIVE"),
+        "task_state": fields.String(description="What Nova is doing to it now, if anything", example=None),
+        "locked": fields.Boolean(description="A locked server refuses every action", example=False),
+    },
+)
+
+
+def register(ns: Namespace) -> None:
+    """Add every model here to ``ns``: restx documents only the models its namespaces know."""
+    for model in (
+        server_image,
+        server_flavor,
+        fault,
+        server,
+        server_create,
+        dry_run_model,
+        server_action,
+        action_accepted,
+        server_update,
+        console_log,
+        console,
+        invalid_state_error,
+    ):
+        ns.add_model(model.name, model)
