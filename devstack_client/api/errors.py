@@ -8,7 +8,10 @@ internal URLs.
 
 from __future__ import annotations
 
+import html
 import logging
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,6 +72,10 @@ class ApiError:
 
 def handle(exc: Exception) -> Response:
     """The one error handler, for flask-restx routes and plain Flask alike."""
+    if isinstance(exc, os_exc.HttpException) and exc.status_code == 401 and g.get("user") is not None:
+        # The caller's own token, refused by OpenStack after we validated it
+        # (revoked since): validate it again next time.
+        current_app.extensions["user_tokens"].forget(g.user.access.auth_token)
     error = describe(exc)
     upstream = error.extra.get("upstream_request_id")
     if error.status >= 500 and error.status != 501:  # 501: the cloud lacks a feature, nothing failed
@@ -85,80 +92,22 @@ def handle(exc: Exception) -> Response:
 
 
 def describe(exc: Exception) -> ApiError:
-    """Map an exception to the error we answer with."""
-    if isinstance(exc, Unauthorized):
-        return ApiError(401, "unauthorized", exc.message, headers=dict(CHALLENGE))
-    if isinstance(exc, InvalidToken):
-        return ApiError(401, "invalid_token", exc.message, headers=dict(CHALLENGE))
-    if isinstance(exc, ForbiddenRole):
-        return ApiError(403, "forbidden_role", exc.message, {"role": exc.role})
-    if isinstance(exc, CredentialsMissing):
-        return ApiError(403, "credentials_missing", exc.message, {"missing": exc.missing})
-    if isinstance(exc, NotFound):
-        return ApiError(404, "not_found", exc.message)
-    if isinstance(exc, AmbiguousName):
-        return ApiError(409, "ambiguous_name", exc.message, {"candidates": exc.candidates})
-    if isinstance(exc, InvalidRequest):
-        return ApiError(400, "invalid_request", exc.message, {"errors": exc.errors})
-    if isinstance(exc, UriTooLong):
-        return ApiError(414, "uri_too_long", exc.message)
-    if isinstance(exc, UnsupportedMediaType):
-        return ApiError(415, "unsupported_media_type", exc.message, {"accepted": exc.accepted})
-    if isinstance(exc, QuotaExceeded):
-        return ApiError(400, "quota_exceeded", exc.message)
-    if isinstance(exc, NameInUse):
-        return ApiError(409, "name_in_use", exc.message, {"candidates": exc.servers})
-    if isinstance(exc, IdempotencyConflict):
-        return ApiError(409, "idempotency_key_reused", exc.message, {"server_id": exc.server_id})
-    if isinstance(exc, CreateUnconfirmed):
-        # The same code as any timeout, so clients handling it keep working;
-        # the message and fields say how to find the server instead of duplicating it.
-        status, code = (504, "upstream_timeout") if exc.timed_out else (503, "upstream_unreachable")
-        return ApiError(status, code, exc.message, {"server_name": exc.name, "idempotency_key": exc.idempotency_key})
-    if isinstance(exc, BuildFailed):
-        return ApiError(502, "build_failed", exc.message, {"server": exc.server})
-    if isinstance(exc, Misconfigured):
-        return ApiError(503, "misconfigured", exc.message)
-    if isinstance(exc, InvalidState):
-        state = {"status": exc.status, "task_state": exc.task_state, "locked": exc.locked}
-        return ApiError(409, "invalid_state", exc.message, {**state, **_upstream(exc)})
-    if isinstance(exc, ConsoleUnavailable):
-        return ApiError(501, "console_unavailable", exc.message, _upstream(exc))
-    if isinstance(exc, DiscoveryFailed):
-        return ApiError(503, "upstream_unreachable", exc.message, headers={"Retry-After": "5"})
-    if isinstance(exc, os_exc.HttpException):
-        return _from_openstack(exc)
-    if isinstance(exc, ks_exc.Unauthorized):
-        return _authentication_failed(exc.http_status, getattr(exc, "request_id", None))
-    if isinstance(exc, ks_exc.ConnectTimeout):
-        settings = current_app.config
-        return ApiError(
-            504,
-            "upstream_timeout",
-            f"OpenStack did not answer in time (connect timeout {settings['CONNECT_TIMEOUT']:g} s, "
-            f"read timeout {settings['READ_TIMEOUT']:g} s).",
-        )
-    if isinstance(exc, ks_exc.ConnectionError):  # refused, DNS, TLS, reset
-        return ApiError(
-            503,
-            "upstream_unreachable",
-            "Could not connect to OpenStack; try again later.",
-            headers={"Retry-After": "5"},
-        )
-    if isinstance(exc, ks_exc.HttpError):  # Keystone itself failing
-        return _from_status(exc.http_status or 502, exc.details or exc.message, getattr(exc, "request_id", None))
-    if isinstance(exc, (ks_exc.CatalogException, ks_exc.DiscoveryFailure, os_exc.ServiceDisabledException)):
-        log.error("OpenStack misconfigured: %s", type(exc).__name__)
-        return ApiError(
-            503,
-            "misconfigured",
-            "OpenStack's catalog or version discovery does not offer a "
-            "service the gateway needs; see the gateway's log.",
-        )
-    if isinstance(exc, HTTPException):
-        return _from_http(exc)
+    """Map an exception to the error we answer with (its most specific class in ANSWERS); change nothing."""
+    for cls in type(exc).__mro__:
+        if cls in ANSWERS:
+            return ANSWERS[cls](exc)
     log.exception("unexpected error on %s %s", request.method, request.path)
     return ApiError(500, "internal_error", "The gateway failed unexpectedly; the error is logged.")
+
+
+def rule(
+    status: int,
+    code: str,
+    extra: Callable[[Any], dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Callable[[Any], ApiError]:
+    """One of our own errors: its message is ``exc.message``, plus ``extra(exc)`` and ``headers``."""
+    return lambda exc: ApiError(status, code, exc.message, extra(exc) if extra else {}, dict(headers or {}))
 
 
 def _upstream(exc: InvalidState | ConsoleUnavailable) -> dict[str, Any]:
@@ -177,13 +126,20 @@ def _authentication_failed(status: int | None, request_id: str | None) -> ApiErr
     )
 
 
+def plain(details: str | None) -> str | None:
+    """An upstream message as plain text: Glance's (webob's) come HTML-escaped or with ``<br />`` tails."""
+    if not details:
+        return details
+    return html.unescape(_BREAKS.sub(" ", details)).strip()
+
+
+_BREAKS = re.compile(r"(\s*<br\s*/?>\s*)+", re.IGNORECASE)
+
+
 def _from_openstack(exc: os_exc.HttpException) -> ApiError:
     status = exc.status_code or 502
-    details = exc.details or "OpenStack refused the request."
-    if status == 401 and g.get("user") is not None:
-        # The caller's own token, refused by OpenStack after we validated it
-        # (revoked since): validate it again next time.
-        current_app.extensions["user_tokens"].forget(g.user.access.auth_token)
+    details = plain(exc.details) or "OpenStack refused the request."
+    if status == 401 and g.get("user") is not None:  # the caller's own token (handle() forgets it)
         error = ApiError(401, "invalid_token", REFUSED, headers=dict(CHALLENGE))
         error.extra.update(upstream_status=status, upstream_request_id=exc.request_id)
         return error
@@ -206,11 +162,18 @@ def _from_status(status: int, details: str, request_id: str | None) -> ApiError:
     extra = {"upstream_status": status, "upstream_request_id": request_id}
     if status in _UPSTREAM:
         return ApiError(status, _UPSTREAM[status], details, extra)
-    if status in (429, 503):
+    if status == 429:
         return ApiError(
             503, "upstream_unavailable", f"OpenStack is unavailable: {details}", extra, {"Retry-After": "5"}
         )
-    return ApiError(502, "upstream_error", f"OpenStack failed (HTTP {status}): {details}", extra)
+    # A 5xx message is OpenStack's internals (Nova's names its database layer's exception class): it goes to
+    # the log, and the caller gets the request id to find it there.
+    if status < 500:  # a 4xx we did not expect (406, 413, …): OpenStack's words say what it refused
+        return ApiError(502, "upstream_error", f"OpenStack failed (HTTP {status}): {details}", extra)
+    log.warning("OpenStack answered %s: %s (upstream_request_id=%s)", status, details, request_id)
+    if status == 503:
+        return ApiError(503, "upstream_unavailable", "OpenStack is unavailable.", extra, {"Retry-After": "5"})
+    return ApiError(502, "upstream_error", f"OpenStack failed (HTTP {status}); see upstream_request_id.", extra)
 
 
 def _from_http(exc: HTTPException) -> ApiError:
@@ -226,3 +189,73 @@ def _from_http(exc: HTTPException) -> ApiError:
         message = exc.description or "Bad request."
     code = (exc.name or "error").lower().replace(" ", "_").replace("'", "")
     return ApiError(status, code, message, headers=headers)
+
+
+def _timeout(exc: ks_exc.ConnectTimeout) -> ApiError:
+    settings = current_app.config
+    return ApiError(
+        504,
+        "upstream_timeout",
+        f"OpenStack did not answer in time (connect timeout {settings['CONNECT_TIMEOUT']:g} s, "
+        f"read timeout {settings['READ_TIMEOUT']:g} s).",
+    )
+
+
+def _unreachable(exc: ks_exc.ConnectionError) -> ApiError:  # refused, DNS, TLS, reset
+    return ApiError(
+        503, "upstream_unreachable", "Could not connect to OpenStack; try again later.", headers={"Retry-After": "5"}
+    )
+
+
+def _misconfigured(exc: Exception) -> ApiError:
+    log.error("OpenStack misconfigured: %s", type(exc).__name__)
+    return ApiError(
+        503,
+        "misconfigured",
+        "OpenStack's catalog or version discovery does not offer a service the gateway needs; see the gateway's log.",
+    )
+
+
+def _create_unconfirmed(exc: CreateUnconfirmed) -> ApiError:
+    # The same code as any timeout, so clients handling it keep working;
+    # the message and fields say how to find the server instead of duplicating it.
+    status, code = (504, "upstream_timeout") if exc.timed_out else (503, "upstream_unreachable")
+    return ApiError(status, code, exc.message, {"server_name": exc.name, "idempotency_key": exc.idempotency_key})
+
+
+def _invalid_state(exc: InvalidState) -> dict[str, Any]:
+    return {"status": exc.status, "task_state": exc.task_state, "locked": exc.locked, **_upstream(exc)}
+
+
+# Exception class → our answer; an exception takes the entry of its most specific class.
+ANSWERS: dict[type[Exception], Callable[[Any], ApiError]] = {
+    Unauthorized: rule(401, "unauthorized", headers=CHALLENGE),
+    InvalidToken: rule(401, "invalid_token", headers=CHALLENGE),
+    ForbiddenRole: rule(403, "forbidden_role", lambda exc: {"role": exc.role}),
+    CredentialsMissing: rule(403, "credentials_missing", lambda exc: {"missing": exc.missing}),
+    NotFound: rule(404, "not_found"),
+    AmbiguousName: rule(409, "ambiguous_name", lambda exc: {"candidates": exc.candidates}),
+    InvalidRequest: rule(400, "invalid_request", lambda exc: {"errors": exc.errors}),
+    UriTooLong: rule(414, "uri_too_long"),
+    UnsupportedMediaType: rule(415, "unsupported_media_type", lambda exc: {"accepted": exc.accepted}),
+    QuotaExceeded: rule(400, "quota_exceeded"),
+    NameInUse: rule(409, "name_in_use", lambda exc: {"candidates": exc.servers}),
+    IdempotencyConflict: rule(409, "idempotency_key_reused", lambda exc: {"server_id": exc.server_id}),
+    CreateUnconfirmed: _create_unconfirmed,
+    BuildFailed: rule(502, "build_failed", lambda exc: {"server": exc.server}),
+    Misconfigured: rule(503, "misconfigured"),
+    InvalidState: rule(409, "invalid_state", _invalid_state),
+    ConsoleUnavailable: rule(501, "console_unavailable", _upstream),
+    DiscoveryFailed: rule(503, "upstream_unreachable", headers={"Retry-After": "5"}),
+    os_exc.HttpException: lambda exc: _from_openstack(exc),
+    ks_exc.Unauthorized: lambda exc: _authentication_failed(exc.http_status, getattr(exc, "request_id", None)),
+    ks_exc.ConnectTimeout: _timeout,
+    ks_exc.ConnectionError: _unreachable,
+    ks_exc.HttpError: lambda exc: _from_status(  # Keystone itself failing
+        exc.http_status or 502, plain(exc.details) or exc.message, getattr(exc, "request_id", None)
+    ),
+    ks_exc.CatalogException: _misconfigured,
+    ks_exc.DiscoveryFailure: _misconfigured,
+    os_exc.ServiceDisabledException: _misconfigured,
+    HTTPException: lambda exc: _from_http(exc),
+}
