@@ -11,12 +11,16 @@ CHECKED_IN = "docs/swagger.json"
 
 
 def spec() -> dict[str, Any]:
-    """The spec the app serves at /swagger.json (it does not depend on credentials or settings)."""
-    from devstack_client import create_app
+    """The spec of the fully configured gateway: API keys and callers' Keystone tokens both accepted.
+
+    The served /swagger.json declares only the schemes the running configuration enforces.
+    """
+    from devstack_client import apikeys, create_app
 
     logging.disable(logging.WARNING)  # "no credentials" warnings and request lines are noise here
     try:
-        return create_app().test_client().get("/swagger.json").get_json()
+        config = {"API_KEYS": apikeys.new_key("operator")[1], "ALLOW_USER_TOKENS": "true"}
+        return create_app(config).test_client().get("/swagger.json").get_json()
     finally:
         logging.disable(logging.NOTSET)
 

@@ -37,6 +37,24 @@ def json_or_no_content(ctx, response, case):
     return None
 
 
+@schemathesis.check
+def no_upstream_500(ctx, response, case):
+    """OpenStack never failed (500) on what the gateway forwarded: that is the gateway's bug, not OpenStack's.
+
+    Real services answer 500 to what their database rejects (a NUL byte: PostgreSQL), and the permissive fake
+    does the same, so a value the gateway should have refused shows up here instead of as a documented 502.
+    """
+    if response.status_code < 500 or not response.content:
+        return None
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        return None  # error_has_code_and_message reports it
+    upstream = body.get("upstream_status") if isinstance(body, dict) else None
+    assert upstream != 500, f"OpenStack answered 500 to what the gateway sent: {body!r}"[:500]
+    return None
+
+
 def configure(schema) -> None:
     """What both fuzz runs share: invalid input may also be refused as too large (413) or too long (414)."""
     rejection = schema.config.checks.negative_data_rejection

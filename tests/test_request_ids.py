@@ -44,7 +44,7 @@ def test_the_callers_id_is_kept_and_sent_on_every_upstream_call(client, cloud):
 def test_nova_glance_and_neutron_each_receive_it(client, cloud):
     server = make_fake_server(name="web-1", status="BUILD")
     image, network = make_fake_image(name="cirros"), make_fake_network(name="private")
-    cloud.glance("GET", "/images?name=cirros", body={"images": [image], "first": "/v2/images"})
+    cloud.glance("GET", "/images?name=eq:cirros", body={"images": [image], "first": "/v2/images"})
     cloud.glance("GET", "/images/cirros", status=404, body={})
     cloud.nova("GET", "/flavors/m1.tiny", body={"flavor": make_fake_flavor(name="m1.tiny")})
     cloud.neutron("GET", "/networks?name=private", body={"networks": [network]})

@@ -58,14 +58,15 @@ def _no_content_is_empty(response: Response) -> Response:
 def init_app(app: Flask) -> None:
     app.config.setdefault("RESTX_ERROR_404_HELP", False)
     app.config.setdefault("RESTX_MASK_SWAGGER", False)
+    authorizations, security = auth.security(app.config)
     api = GatewayApi(
         app,
         version=__version__,
         title="devstack-client",
         description=DESCRIPTION,
         doc="/",
-        authorizations=auth.AUTHORIZATIONS,
-        security=auth.SECURITY,
+        authorizations=authorizations,
+        security=security,
     )
     auth.init_app(app)
     for name in NAMESPACES:

@@ -8,7 +8,9 @@ gateway's identity (and ``main.py`` keeps it on a loopback address).
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from flask import Flask, current_app, g, request
 
@@ -34,7 +36,23 @@ AUTHORIZATIONS = {
         "description": "Your own Keystone token, to act as yourself in your project (when the gateway allows it)",
     },
 }
-SECURITY = [{"apiKey": []}, {"keystoneToken": []}]  # either one
+
+
+def security(settings: Mapping[str, Any]) -> tuple[dict[str, Any] | None, list[dict[str, list]] | None]:
+    """The spec's schemes and requirement for this configuration: only what ``authenticate`` enforces.
+
+    A spec-driven client (Swagger UI, schemathesis, a generated SDK) takes it at
+    its word: a scheme declared but not enforced makes it expect 401s that never come.
+    """
+    keys = bool(settings.get("API_KEYS_FILE") or settings.get("API_KEYS"))
+    tokens = bool(settings.get("ALLOW_USER_TOKENS") or settings.get("REQUIRE_USER_TOKENS"))
+    if settings.get("REQUIRE_USER_TOKENS") or (tokens and not keys):
+        schemes = ["keystoneToken"]  # a key alone is refused then
+    else:
+        schemes = (["apiKey"] if keys else []) + (["keystoneToken"] if tokens else [])
+    if not schemes:
+        return None, None  # every caller acts as the gateway's identity
+    return {name: AUTHORIZATIONS[name] for name in schemes}, [{name: []} for name in schemes]  # any one of them
 
 
 @dataclass(frozen=True)

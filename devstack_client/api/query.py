@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException
 
 from devstack_client import MAX_URI_BYTES
 from devstack_client.errors import InvalidRequest, UriTooLong
-from devstack_client.services.rules import MAX_PAGE
+from devstack_client.services.rules import MAX_PAGE, sendable
 
 DEFAULT_LIMIT = 100
 
@@ -83,6 +83,7 @@ def reject_unknown_parameters() -> None:
     uri = len(request.full_path.encode())
     if uri > MAX_URI_BYTES:
         raise UriTooLong(f"The URL is {uri} bytes long; the gateway reads at most {MAX_URI_BYTES}.")
+    _refuse_nul([*(request.view_args or {}).items(), *request.args.items(multi=True)], "URL")
     if not request.args or request.url_rule is None:
         return
     method = "GET" if request.method == "HEAD" else request.method
@@ -96,6 +97,13 @@ def reject_unknown_parameters() -> None:
             {"field": name, "message": f"{name} is not a known parameter (known: {accepted})"} for name in unknown
         ]
         raise InvalidRequest("Invalid query: " + "; ".join(e["message"] for e in errors) + ".", errors)
+
+
+def _refuse_nul(values: list[tuple[str, Any]], where: str) -> None:
+    bad = sorted({name for name, value in values if isinstance(value, str) and not sendable(value)})
+    if bad:
+        errors = [{"field": name, "message": f"{name} must not contain a NUL character"} for name in bad]
+        raise InvalidRequest(f"Invalid {where}: " + "; ".join(e["message"] for e in errors) + ".", errors)
 
 
 def parse_query(parser: reqparse.RequestParser) -> dict[str, Any]:

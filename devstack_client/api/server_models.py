@@ -146,7 +146,17 @@ action_accepted = Model(
         "image_id": fields.String(description="snapshot: the new image's id; null otherwise", example=None),
     },
 )
-server_update = Model(
+
+
+class NonEmptyModel(Model):
+    """An input model that needs at least one field (``minProperties: 1``): an empty edit changes nothing."""
+
+    @property
+    def _schema(self) -> dict:
+        return {**super()._schema, "minProperties": 1}
+
+
+server_update = NonEmptyModel(
     "ServerUpdate",
     {
         "name": fields.String(min_length=1, max_length=NAME_MAX, example="web-2"),

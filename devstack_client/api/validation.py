@@ -10,6 +10,7 @@ from flask_restx import Model
 from jsonschema import Draft4Validator
 
 from devstack_client.errors import InvalidRequest, UnsupportedMediaType
+from devstack_client.services.rules import sendable
 
 # The body is JSON whatever it is labelled, as long as the label does not say
 # it is something else: curl -d sends application/x-www-form-urlencoded by
@@ -42,17 +43,35 @@ def parse_body(model: Model, check: Callable[[dict[str, Any]], list[dict[str, st
         if error.validator == "required":
             name = error.message.split("'")[1]
             errors.append({"field": name, "message": f"{name} is required"})
+        elif error.validator == "minProperties":
+            errors.append({"field": "body", "message": f"send at least one of {', '.join(model)}"})
         elif error.validator == "additionalProperties":
             unknown = sorted(set(body) - set(model))
             errors.extend({"field": name, "message": f"{name} is not a known field"} for name in unknown)
         else:
             name = ".".join(str(p) for p in error.path) or "body"
             errors.append({"field": name, "message": f"{name}: {_plain(error)}"})
+    errors.extend(
+        {"field": name, "message": f"{name} must not contain a NUL character"} for name in _unsendable(body, "")
+    )
     if check:
         errors.extend(check(body))
     if errors:
         raise InvalidRequest("Invalid request body: " + "; ".join(e["message"] for e in errors) + ".", errors)
     return body
+
+
+def _unsendable(value: Any, path: str) -> list[str]:
+    """The fields (dotted paths) whose text, or key, OpenStack could not take."""
+    if isinstance(value, str):
+        return [] if sendable(value) else [path or "body"]
+    if isinstance(value, dict):
+        inner = [f for key, item in value.items() for f in _unsendable(item, f"{path}.{key}" if path else str(key))]
+        keys = [f"{path}.{key}" if path else str(key) for key in value if not sendable(str(key))]
+        return keys + inner
+    if isinstance(value, list):
+        return [f for index, item in enumerate(value) for f in _unsendable(item, f"{path}.{index}")]
+    return []
 
 
 def _plain(error: Any) -> str:

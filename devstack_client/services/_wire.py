@@ -34,6 +34,8 @@ def service(conn: connection.Connection, service_type: str) -> proxy.Proxy:
 
 def call(api: proxy.Proxy, method: str, path: str, **kwargs: Any) -> Any:
     """Send one request and return its JSON body; raise the SDK's typed error on failure."""
+    # Without it Glance answers errors as HTML (its messages then arrive escaped, `&#x27;`).
+    kwargs["headers"] = {"Accept": "application/json", **kwargs.get("headers", {})}
     try:
         response = api.request(path, method, raise_exc=False, **kwargs)
     except ks_exc.ConnectFailure:

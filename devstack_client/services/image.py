@@ -32,6 +32,14 @@ IMAGES = Listing(
 )
 
 
+def exact(value: str) -> str:
+    """Glance's filter for exactly ``value``: a bare ``a:b`` is read as operator ``a`` (400), ``in:x`` as a list.
+
+    After ``eq:`` nothing is parsed again (no quoting, no second operator), so every name Glance stores matches.
+    """
+    return "eq:" + value
+
+
 def shape_image(image: dict[str, Any]) -> dict[str, Any]:
     return {field: image.get(field) for field in FIELDS}
 
@@ -50,7 +58,9 @@ class ImageService:
         visibility: str | None = None,
         sort: str | None = None,
     ) -> Page:
-        params = IMAGES.params(sort=sort, name=name, status=status, visibility=visibility)
+        params = IMAGES.params(
+            sort=sort, name=name and exact(name), status=status and exact(status), visibility=visibility
+        )
         result = page(self._api, IMAGES, limit=limit, marker=marker, params=params)
         return Page([shape_image(i) for i in result.items], result.next_marker)
 
@@ -64,7 +74,7 @@ class ImageService:
             "image",
             ref,
             by_id=lambda value: call(self._api, "GET", f"/images/{value}"),
-            by_name=lambda name: call(self._api, "GET", "/images", params={"name": name})["images"],
+            by_name=lambda name: call(self._api, "GET", "/images", params={"name": exact(name)})["images"],
             try_id=is_uuid(ref),
         )
         return shape_image(image)

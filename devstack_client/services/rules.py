@@ -15,3 +15,9 @@ TAG_PATTERN = "^[^,/]*$"
 METADATA_KEY = re.compile(r"^[a-zA-Z0-9-_:. ]{1,255}$")  # Nova's pattern, quirks included
 METADATA_VALUE_MAX = 255
 CONSOLE_LOG_MAX_LINES = 10000
+
+
+def sendable(text: str) -> bool:
+    """Whether OpenStack can take this text: PostgreSQL rejects a NUL byte, and Glance, Nova and Neutron then
+    answer 500 (Nova's message names its database layer). Nothing a service stores can hold one."""
+    return "\x00" not in text

@@ -131,15 +131,9 @@ def test_swagger_ui_and_spec_stay_open(keyed, cloud):
             "name": "Authorization",
             "description": "A gateway API key, typed as `Bearer <key>`",
         },
-        "keystoneToken": {
-            "type": "apiKey",
-            "in": "header",
-            "name": "X-Auth-Token",
-            "description": "Your own Keystone token, to act as yourself in your project (when the gateway allows it)",
-        },
     }
-    # Either scheme: Swagger UI's "Authorize" sends whichever was filled in.
-    assert spec.json["security"] == [{"apiKey": []}, {"keystoneToken": []}]
+    # Keys only: the spec declares no Keystone token, which this gateway would refuse.
+    assert spec.json["security"] == [{"apiKey": []}]
     assert "401" in spec.json["paths"]["/api/v1/server"]["get"]["responses"]
     assert cloud.history == []
 

@@ -52,8 +52,8 @@ def test_list_images_filters_and_sorts(client, cloud):
 
     assert response.status_code == 200
     assert cloud.history[-1].qs == {
-        "name": ["cirros"],
-        "status": ["active"],
+        "name": ["eq:cirros"],  # Glance reads a bare "a:b" as an operator filter
+        "status": ["eq:active"],
         "visibility": ["public"],
         "sort": ["created_at:desc"],
         "limit": ["101"],
@@ -83,20 +83,20 @@ def test_show_image_by_id(client, cloud):
 
 def test_show_image_by_name_makes_one_call(client, cloud):
     image = make_fake_image(name="cirros")
-    cloud.glance("GET", "/images?name=cirros", body={"images": [image], **LIST_BODY}, complete_qs=True)
+    cloud.glance("GET", "/images?name=eq:cirros", body={"images": [image], **LIST_BODY}, complete_qs=True)
 
     response = client.get("/api/v1/image/cirros")
 
     assert response.status_code == 200
     assert response.json["id"] == image["id"]
-    assert cloud.api_calls() == [f"GET {GLANCE}/v2/images?name=cirros"]
+    assert cloud.api_calls() == [f"GET {GLANCE}/v2/images?name=eq%3Acirros"]
 
 
 def test_show_image_by_uuid_shaped_name_tries_id_then_name(client, cloud):
     ref = "0b7e3c2a-9a7d-4f0e-8d7b-3a1c5e6f7a8b"
     image = make_fake_image(name=ref)
     cloud.glance_missing(ref)
-    cloud.glance("GET", f"/images?name={ref}", body={"images": [image], **LIST_BODY}, complete_qs=True)
+    cloud.glance("GET", f"/images?name=eq:{ref}", body={"images": [image], **LIST_BODY}, complete_qs=True)
 
     response = client.get(f"/api/v1/image/{ref}")
 
@@ -107,7 +107,7 @@ def test_show_image_by_uuid_shaped_name_tries_id_then_name(client, cloud):
 @pytest.mark.parametrize("ref", ["nope", "6a1e3d1c-6a11-4d0b-8a7e-1f6b1b9c3a55"])
 def test_show_missing_image_is_404(client, cloud, ref):
     cloud.glance_missing(ref)
-    cloud.glance("GET", f"/images?name={ref}", body={"images": [], **LIST_BODY})
+    cloud.glance("GET", f"/images?name=eq:{ref}", body={"images": [], **LIST_BODY})
 
     response = client.get(f"/api/v1/image/{ref}")
 
@@ -121,7 +121,7 @@ def test_show_missing_image_is_404(client, cloud, ref):
 
 def test_show_image_by_ambiguous_name_is_409_with_candidates(client, cloud):
     images = [make_fake_image(name="cirros"), make_fake_image(name="cirros")]
-    cloud.glance("GET", "/images?name=cirros", body={"images": images, **LIST_BODY})
+    cloud.glance("GET", "/images?name=eq:cirros", body={"images": images, **LIST_BODY})
 
     response = client.get("/api/v1/image/cirros")
 

@@ -51,7 +51,7 @@ def nova_limits(instances=(0, 10), cores=(0, 20), ram=(0, 51200)):
 @pytest.fixture
 def names(cloud):
     """Image, flavor and network, findable by name."""
-    cloud.glance("GET", "/images?name=cirros", body={"images": [IMAGE]}, complete_qs=True)
+    cloud.glance("GET", "/images?name=eq:cirros", body={"images": [IMAGE]}, complete_qs=True)
     cloud.nova("GET", "/flavors/m1.tiny", status=404, body=nova_error(404, "Flavor m1.tiny could not be found."))
     cloud.nova("GET", "/flavors/detail", body={"flavors": [FLAVOR]})
     cloud.neutron("GET", "/networks?name=private", body={"networks": [NETWORK]}, complete_qs=True)
@@ -104,7 +104,7 @@ def test_create_with_every_option(client, cloud, nova_creates):
 
 
 def test_create_by_unknown_name_is_400_naming_the_field(client, cloud):
-    cloud.glance("GET", "/images?name=nope", body={"images": []}, complete_qs=True)
+    cloud.glance("GET", "/images?name=eq:nope", body={"images": []}, complete_qs=True)
 
     response = client.post("/api/v1/server", json={**BY_NAME, "image": "nope"})
 
@@ -440,7 +440,7 @@ def test_dry_run_with_a_taken_name_is_409(client, cloud, names):
     ],
 )
 def test_dry_run_checks_the_flavor_fits_the_image(client, cloud, free_name, flavor, message):
-    cloud.glance("GET", "/images?name=cirros", body={"images": [IMAGE]}, complete_qs=True)
+    cloud.glance("GET", "/images?name=eq:cirros", body={"images": [IMAGE]}, complete_qs=True)
     cloud.nova("GET", "/flavors/small", body={"flavor": make_fake_flavor("small", "small", **flavor)})
     cloud.neutron("GET", "/networks?name=private", body={"networks": [NETWORK]}, complete_qs=True)
     cloud.nova("GET", "/limits", body=nova_limits())
@@ -455,7 +455,7 @@ def test_dry_run_checks_the_flavor_fits_the_image(client, cloud, free_name, flav
 
 def test_dry_run_checks_the_disk_against_image_size_and_min_disk(client, cloud, free_name):
     big = {**IMAGE, "size": 3 * 1024**3, "min_disk": 0}
-    cloud.glance("GET", "/images?name=cirros", body={"images": [big]}, complete_qs=True)
+    cloud.glance("GET", "/images?name=eq:cirros", body={"images": [big]}, complete_qs=True)
     cloud.nova("GET", "/flavors/m1.tiny", body={"flavor": FLAVOR})
     cloud.neutron("GET", "/networks?name=private", body={"networks": [NETWORK]}, complete_qs=True)
 
@@ -467,7 +467,7 @@ def test_dry_run_checks_the_disk_against_image_size_and_min_disk(client, cloud, 
 
 def test_dry_run_checks_min_disk(client, cloud, free_name):
     demanding = {**IMAGE, "min_disk": 10}
-    cloud.glance("GET", "/images?name=cirros", body={"images": [demanding]}, complete_qs=True)
+    cloud.glance("GET", "/images?name=eq:cirros", body={"images": [demanding]}, complete_qs=True)
     cloud.nova("GET", "/flavors/m1.tiny", body={"flavor": FLAVOR})
     cloud.neutron("GET", "/networks?name=private", body={"networks": [NETWORK]}, complete_qs=True)
 

@@ -434,7 +434,7 @@ class Servers:
     def __init__(self) -> None:
         self.created: list[tuple[Gateway, str]] = []
 
-    def create(self, gw: Gateway, cloud: Cloud, label: str, network: str = "demo", **overrides: str):
+    def create(self, gw: Gateway, cloud: Cloud, label: str, network: str = "demo", **overrides: str | None):
         body = {
             "name": server_name(label),
             "image_id": cloud.image["id"],
@@ -442,6 +442,7 @@ class Servers:
             "network_id": cloud.networks[network]["id"],
             **overrides,
         }
+        body = {field: value for field, value in body.items() if value is not None}  # None: leave it out
         resp = gw.post("/api/v1/server", json=body)
         if resp.status_code == 201:
             self.created.append((gw, resp.json()["id"]))
