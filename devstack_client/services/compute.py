@@ -14,7 +14,9 @@ from openstack import exceptions as os_exc
 from devstack_client.errors import DiscoveryFailed, InvalidRequest, NotFound
 from devstack_client.services._pages import Listing, Page, page, walk
 from devstack_client.services._wire import call, exact_name_regex, find, is_uuid
+from devstack_client.services.cursor import Cursor, scheduling
 from devstack_client.services.image import ImageService
+from devstack_client.services.rules import MAX_PAGE
 
 log = logging.getLogger(__name__)
 
@@ -148,11 +150,26 @@ class ComputeService:
             params["image"] = self._filter_ref("image", image)
         if flavor:
             params["flavor"] = self._filter_ref("flavor", flavor)
-        result = page(self._api, SERVERS, limit=limit, marker=marker, params=params)
-        servers = [shape_server(s) for s in result.items if not name or s.get("name") == name]
+        cursor = Cursor.parse(marker)
+        # Enough to fill the page once what the walk already answered is left out, and one more: whether it
+        # comes tells if there is a next page.
+        wanted = min(limit + 1 + len(cursor.carried), MAX_PAGE)
+        query = {**params, "limit": wanted, **({"marker": cursor.marker} if cursor.marker else {})}
+        body = call(self._api, "GET", SERVERS.path, params=query)
+        listed = body.get("servers", [])
+        fresh = cursor.unseen(listed)
+        consumed = fresh[:limit]
+        capped = len(listed) < wanted and any(link.get("rel") == "next" for link in body.get("servers_links", []))
+        # Nova lists a server that is both a build request and placed once, and short of the limit: while one
+        # is scheduling, a short page is not the last.
+        shortened = len(listed) < wanted and any(scheduling(server) for server in listed)
+        more = len(fresh) > limit or len(listed) == wanted or capped or (shortened and bool(consumed))
+        # Nova's own page was smaller than ours and held only servers already answered: go on after it.
+        resume_at = listed[-1]["id"] if capped and not consumed else None
+        servers = [shape_server(s) for s in consumed if not name or s.get("name") == name]
         if image_names:
             self._add_image_names(servers)
-        return Page(servers, result.next_marker)
+        return Page(servers, cursor.after(consumed, resume_at=resume_at) if more else None)
 
     def _filter_ref(self, kind: str, ref: str) -> str:
         # An id is used as it is: servers may still reference a deleted image.
