@@ -19,7 +19,7 @@ from openstack import connection as os_connection
 from openstack import exceptions as os_exc
 
 from devstack_client import __version__
-from devstack_client.config import COMPUTE_MICROVERSION
+from devstack_client.config import COMPUTE_MICROVERSION, Settings
 from devstack_client.errors import DiscoveryFailed, Misconfigured
 from devstack_client.identity import Identity, resolve
 from devstack_client.tracing import TracingSession
@@ -42,7 +42,7 @@ class CloudConnection:
     version discovery with it, so a user costs no extra discovery calls.
     """
 
-    def __init__(self, settings: dict[str, Any], identity: Identity) -> None:
+    def __init__(self, settings: Settings, identity: Identity) -> None:
         self.settings = settings
         self.identity = identity
         self._lock = threading.Lock()
@@ -81,7 +81,7 @@ class CloudConnection:
         )
         # openstacksdk sets no timeout at all; keystoneauth only takes one
         # number, but hands its value to requests, which takes (connect, read).
-        session.timeout = (float(self.settings["CONNECT_TIMEOUT"]), float(self.settings["READ_TIMEOUT"]))
+        session.timeout = (self.settings.connect_timeout, self.settings.read_timeout)
         return session
 
     def for_user(self, access: ks_access.AccessInfo) -> os_connection.Connection:
@@ -98,7 +98,7 @@ class CloudConnection:
     def _transport(self) -> requests.Session:
         with self._pool_lock:
             if self._http is None or self._http_pid != os.getpid():
-                self._http = _http_pool(int(self.settings["THREADS"]))
+                self._http = _http_pool(self.settings.threads)
                 self._discovery = {}
                 self._http_pid = os.getpid()
             return self._http
@@ -176,9 +176,10 @@ def _http_pool(threads: int) -> requests.Session:
 
 
 def init_app(app: Flask) -> None:
-    identity = resolve(app.config)
-    app.extensions["openstack"] = CloudConnection(app.config, identity)
-    if app.config["REQUIRE_USER_TOKENS"]:
+    settings: Settings = app.extensions["settings"]
+    identity = resolve(settings)
+    app.extensions["openstack"] = CloudConnection(settings, identity)
+    if settings.require_user_tokens:
         app.logger.info("every call acts as the Keystone user whose token it carries (REQUIRE_USER_TOKENS)")
     elif identity.problem:
         app.logger.warning("credentials: %s; every API call will answer 403", identity.problem)
