@@ -19,7 +19,7 @@ MAX_URI_BYTES = 4096
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Create the app: defaults, then the environment, then ``config``."""
-    from devstack_client import api, connection, cors, observe
+    from devstack_client import api, appctx, cors, observe
     from devstack_client.config import load
 
     app = Flask(__name__)
@@ -35,7 +35,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.url_map.strict_slashes = False
     observe.init_app(app)
     cors.init_app(app)
-    connection.init_app(app)
+    appctx.init_app(app)
     api.init_app(app)
     logging.getLogger("devstack_client").setLevel(settings.log_level)
     # At DEBUG these log whole response bodies: tokens, generated private keys.

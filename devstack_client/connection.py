@@ -9,7 +9,6 @@ from http import cookiejar as http_cookiejar
 from typing import Any
 
 import requests
-from flask import Flask, current_app, g
 from keystoneauth1 import access as ks_access
 from keystoneauth1 import exceptions as ks_exc
 from keystoneauth1 import plugin as ks_plugin
@@ -21,7 +20,7 @@ from openstack import exceptions as os_exc
 from devstack_client import __version__
 from devstack_client.config import COMPUTE_MICROVERSION, Settings
 from devstack_client.errors import DiscoveryFailed, Misconfigured
-from devstack_client.identity import Identity, resolve
+from devstack_client.identity import Identity
 from devstack_client.tracing import TracingSession
 
 log = logging.getLogger(__name__)
@@ -173,29 +172,3 @@ def _http_pool(threads: int) -> requests.Session:
     # never ride along on another caller's request.
     http.cookies.set_policy(http_cookiejar.DefaultCookiePolicy(allowed_domains=[]))
     return http
-
-
-def init_app(app: Flask) -> None:
-    settings: Settings = app.extensions["settings"]
-    identity = resolve(settings)
-    app.extensions["openstack"] = CloudConnection(settings, identity)
-    if settings.require_user_tokens:
-        app.logger.info("every call acts as the Keystone user whose token it carries (REQUIRE_USER_TOKENS)")
-    elif identity.problem:
-        app.logger.warning("credentials: %s; every API call will answer 403", identity.problem)
-    else:
-        app.logger.info(
-            "credentials from %s: %s (precedence: OS_CLOUD > AUTH_URL, USERNAME, … > OS_*)",
-            identity.source,
-            identity.describe(),
-        )
-
-
-def cloud() -> CloudConnection:
-    return current_app.extensions["openstack"]
-
-
-def get_connection() -> os_connection.Connection:
-    """The connection this request acts through: its caller's own if it sent a token, else the gateway's."""
-    user = g.get("user")
-    return user.connection if user is not None else cloud().get()

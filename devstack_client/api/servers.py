@@ -19,9 +19,8 @@ from devstack_client.api.server_models import (
 )
 from devstack_client.api.server_models import register as register_models
 from devstack_client.api.validation import parse_body
-from devstack_client.appctx import settings
+from devstack_client.appctx import get_connection, settings
 from devstack_client.config import MAX_WAIT_SECONDS
-from devstack_client.connection import get_connection
 from devstack_client.errors import InvalidRequest
 from devstack_client.metrics import CREATES_IN_FLIGHT
 from devstack_client.services import ComputeService
