@@ -1,8 +1,24 @@
+import ast
+from pathlib import Path
+
 from setuptools import find_packages, setup
+
+
+def package_version() -> str:
+    """``__version__`` of devstack_client/__init__.py, read without importing the package.
+
+    Importing it would import Flask, which is not installed yet when pip builds us.
+    """
+    tree = ast.parse((Path(__file__).parent / "devstack_client" / "__init__.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "__version__" for t in node.targets):
+            return ast.literal_eval(node.value)
+    raise RuntimeError("devstack_client/__init__.py defines no __version__")
+
 
 setup(
     name="devstack-client",
-    version="0.1.0",
+    version=package_version(),
     description="A REST gateway (Flask + flask-restx + openstacksdk) to manage VMs in an OpenStack cloud",
     packages=find_packages(include=["devstack_client", "devstack_client.*"]),
     python_requires=">=3.11",

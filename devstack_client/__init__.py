@@ -19,23 +19,25 @@ MAX_URI_BYTES = 4096
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Create the app: defaults, then the environment, then ``config``."""
-    from devstack_client import api, connection, cors, observe
+    from devstack_client import api, appctx, cors, observe
     from devstack_client.config import load
 
     app = Flask(__name__)
     settings = load(config)
-    app.config.update(settings)
-    app.config["SECRET_KEY"] = settings["APP_SECRET_KEY"]
+    # Our settings live in one typed object (appctx.settings() in a request);
+    # app.config keeps only what Flask and flask-restx read themselves.
+    app.extensions["settings"] = settings
+    app.config["SECRET_KEY"] = settings.app_secret_key
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
-    if settings["SECRET_KEY_GENERATED"]:
+    if settings.secret_key_generated:
         app.logger.warning("APP_SECRET_KEY is not set: using a random key for this process")
     # Before any route exists: afterwards it no longer applies to them.
     app.url_map.strict_slashes = False
     observe.init_app(app)
     cors.init_app(app)
-    connection.init_app(app)
+    appctx.init_app(app)
     api.init_app(app)
-    logging.getLogger("devstack_client").setLevel(settings["LOG_LEVEL"])
+    logging.getLogger("devstack_client").setLevel(settings.log_level)
     # At DEBUG these log whole response bodies: tokens, generated private keys.
     for name in ("keystoneauth", "openstack"):
         logging.getLogger(name).setLevel(max(logging.INFO, logging.getLogger(name).getEffectiveLevel()))

@@ -11,12 +11,10 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from devstack_client.config import ConfigError
+from devstack_client.config import ConfigError, Settings
 
 ROLES = ("reader", "operator")
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -86,18 +84,18 @@ def parse(text: str, source: str) -> list[ApiKey]:
     return keys
 
 
-def load(settings: Mapping[str, Any]) -> KeyRing:
+def load(settings: Settings) -> KeyRing:
     """The keys of API_KEYS_FILE and API_KEYS; a setting that names no key is an error, not an open gateway."""
     keys: list[ApiKey] = []
-    if settings.get("API_KEYS_FILE"):
-        path = Path(settings["API_KEYS_FILE"])
+    if settings.api_keys_file:
+        path = Path(settings.api_keys_file)
         try:
             text = path.read_text()
         except OSError as exc:
             raise ConfigError(f"API_KEYS_FILE {path}: cannot read it ({exc.strerror})") from None
         keys += _some(parse(text, f"API_KEYS_FILE {path}"), "API_KEYS_FILE")
-    if settings.get("API_KEYS"):
-        text = settings["API_KEYS"].replace(",", "\n")
+    if settings.api_keys:
+        text = settings.api_keys.replace(",", "\n")
         keys += _some(parse(text, "API_KEYS"), "API_KEYS")
     digests = [key.digest for key in keys]
     if len(set(digests)) != len(digests):

@@ -6,8 +6,9 @@ import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, get_type_hints
 
 # The compute API microversion our models are written against: 2.47 embeds
 # the flavor in a server, 2.75 makes flavor "swap" an integer. 2.79 (Train,
@@ -99,11 +100,49 @@ SETTINGS: tuple[Setting, ...] = (
 # timeout is set above it).
 MAX_WAIT_SECONDS = 300
 
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting, converted and checked once by ``load()``: one attribute per SETTINGS entry, lower-cased."""
+
+    auth_url: str | None
+    username: str | None
+    # Secrets stay out of repr(): a settings object in a log line or a traceback must not leak them.
+    password: str | None = field(repr=False)
+    project_id: str | None
+    user_domain_name: str | None
+    region_name: str | None
+    interface: str | None
+    os_cloud: str | None
+    app_secret_key: str = field(repr=False)
+    host: str
+    port: int
+    workers: int
+    threads: int
+    keepalive: int
+    connect_timeout: float
+    read_timeout: float
+    idempotency_ttl: float
+    idempotency_settle_seconds: float
+    log_level: str
+    log_format: str
+    cors_origins: tuple[str, ...]
+    prometheus_multiproc_dir: str | None
+    api_keys_file: str | None
+    api_keys: str | None
+    allow_user_tokens: bool
+    require_user_tokens: bool
+    token_cache_ttl: float
+    token_cache_size: int
+    allow_insecure_bind: bool
+    # Whether app_secret_key was made up for this process (APP_SECRET_KEY unset).
+    secret_key_generated: bool
+    # Every OS_* variable (an openrc file's, OS_CLIENT_CONFIG_FILE …), read-only; OS_PASSWORD among them.
+    os_variables: Mapping[str, str] = field(repr=False)
+
+
 _DEFAULTS = {s.name: s.default for s in SETTINGS}
-_INTS = {"PORT", "WORKERS", "THREADS", "KEEPALIVE", "TOKEN_CACHE_SIZE"}
-_FLOATS = {"CONNECT_TIMEOUT", "READ_TIMEOUT", "IDEMPOTENCY_TTL", "IDEMPOTENCY_SETTLE_SECONDS", "TOKEN_CACHE_TTL"}
 _MAY_BE_ZERO = {"IDEMPOTENCY_SETTLE_SECONDS"}
-_BOOLS = {"ALLOW_USER_TOKENS", "REQUIRE_USER_TOKENS", "ALLOW_INSECURE_BIND"}
 _TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off", ""}
 
 
@@ -111,37 +150,53 @@ class ConfigError(ValueError):
     """A setting has a value we cannot use."""
 
 
-def load(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Return every setting: defaults, then the environment, then overrides."""
+def load(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Return every setting: defaults, then the environment, then overrides (all keyed by variable name)."""
     environ = os.environ if environ is None else environ
     values: dict[str, Any] = dict(_DEFAULTS)
     values.update({k: v for k, v in environ.items() if k in _DEFAULTS or k.startswith("OS_")})
+    for name in overrides or {}:
+        if name not in _DEFAULTS and not name.startswith("OS_"):
+            # It used to land in a dict nobody read: a typo must not pass for a setting.
+            raise ConfigError(f"{name} is not a setting")
     values.update(overrides or {})
-    for name in _INTS | _FLOATS:
-        kind = int if name in _INTS else float
-        try:
-            values[name] = kind(values[name])
-        except (TypeError, ValueError):
-            raise ConfigError(f"{name} must be a number, not {values[name]!r}") from None
-        if values[name] < 0 or (values[name] == 0 and name not in _MAY_BE_ZERO):
-            raise ConfigError(f"{name} must be positive, not {values[name]!r}")
+    # The attribute types say how to convert each variable (one source of truth).
+    kinds = get_type_hints(Settings)
+    for setting in SETTINGS:
+        name, kind = setting.name, kinds[setting.name.lower()]
+        if kind in (int, float):
+            values[name] = _number(name, kind, values[name])
+        elif kind is bool:
+            values[name] = _boolean(name, values[name])
     if values["LOG_FORMAT"] not in ("json", "text"):
         raise ConfigError(f"LOG_FORMAT must be json or text, not {values['LOG_FORMAT']!r}")
     values["CORS_ORIGINS"] = _origins(values["CORS_ORIGINS"])
-    for name in _BOOLS:
-        values[name] = _boolean(name, values[name])
     # Requiring user tokens without accepting them would refuse every call.
     values["ALLOW_USER_TOKENS"] = values["ALLOW_USER_TOKENS"] or values["REQUIRE_USER_TOKENS"]
-    values["SECRET_KEY_GENERATED"] = not values.get("APP_SECRET_KEY")
-    if values["SECRET_KEY_GENERATED"]:
+    generated = not values["APP_SECRET_KEY"]
+    if generated:
         values["APP_SECRET_KEY"] = secrets.token_hex(32)
-    return values
+    return Settings(
+        **{s.name.lower(): values[s.name] for s in SETTINGS},
+        secret_key_generated=generated,
+        os_variables=MappingProxyType({k: v for k, v in values.items() if k.startswith("OS_")}),
+    )
 
 
-def _origins(value: str | list[str] | None) -> list[str]:
-    if isinstance(value, list):
-        return value
-    return [origin.strip().rstrip("/") for origin in (value or "").split(",") if origin.strip()]
+def _number(name: str, kind: type[int] | type[float], value: Any) -> int | float:
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a number, not {value!r}") from None
+    if number < 0 or (number == 0 and name not in _MAY_BE_ZERO):
+        raise ConfigError(f"{name} must be positive, not {number!r}")
+    return number
+
+
+def _origins(value: str | list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
+    if isinstance(value, (list, tuple)):
+        return tuple(value)
+    return tuple(origin.strip().rstrip("/") for origin in (value or "").split(",") if origin.strip())
 
 
 def _boolean(name: str, value: Any) -> bool:
@@ -153,15 +208,15 @@ def _boolean(name: str, value: Any) -> bool:
     raise ConfigError(f"{name} must be true or false, not {value!r}")
 
 
-def authentication_enabled(values: Mapping[str, Any]) -> bool:
+def authentication_enabled(settings: Settings) -> bool:
     """Whether callers must identify themselves (with an API key or their own Keystone token)."""
-    return bool(values.get("API_KEYS_FILE") or values.get("API_KEYS") or values.get("ALLOW_USER_TOKENS"))
+    return bool(settings.api_keys_file or settings.api_keys or settings.allow_user_tokens)
 
 
-def bind_problem(values: Mapping[str, Any]) -> str | None:
+def bind_problem(settings: Settings) -> str | None:
     """Why the gateway must not listen where HOST says, or None."""
-    host = str(values["HOST"]).strip("[]")
-    if host == "localhost" or _is_loopback(host) or authentication_enabled(values) or values["ALLOW_INSECURE_BIND"]:
+    host = settings.host.strip("[]")
+    if host == "localhost" or _is_loopback(host) or authentication_enabled(settings) or settings.allow_insecure_bind:
         return None
     return (
         f"refusing to listen on {host}: every caller would act as the gateway's OpenStack identity. "

@@ -9,7 +9,6 @@ from http import cookiejar as http_cookiejar
 from typing import Any
 
 import requests
-from flask import Flask, current_app, g
 from keystoneauth1 import access as ks_access
 from keystoneauth1 import exceptions as ks_exc
 from keystoneauth1 import plugin as ks_plugin
@@ -19,9 +18,9 @@ from openstack import connection as os_connection
 from openstack import exceptions as os_exc
 
 from devstack_client import __version__
-from devstack_client.config import COMPUTE_MICROVERSION
+from devstack_client.config import COMPUTE_MICROVERSION, Settings
 from devstack_client.errors import DiscoveryFailed, Misconfigured
-from devstack_client.identity import Identity, resolve
+from devstack_client.identity import Identity
 from devstack_client.tracing import TracingSession
 
 log = logging.getLogger(__name__)
@@ -42,7 +41,7 @@ class CloudConnection:
     version discovery with it, so a user costs no extra discovery calls.
     """
 
-    def __init__(self, settings: dict[str, Any], identity: Identity) -> None:
+    def __init__(self, settings: Settings, identity: Identity) -> None:
         self.settings = settings
         self.identity = identity
         self._lock = threading.Lock()
@@ -81,7 +80,7 @@ class CloudConnection:
         )
         # openstacksdk sets no timeout at all; keystoneauth only takes one
         # number, but hands its value to requests, which takes (connect, read).
-        session.timeout = (float(self.settings["CONNECT_TIMEOUT"]), float(self.settings["READ_TIMEOUT"]))
+        session.timeout = (self.settings.connect_timeout, self.settings.read_timeout)
         return session
 
     def for_user(self, access: ks_access.AccessInfo) -> os_connection.Connection:
@@ -98,7 +97,7 @@ class CloudConnection:
     def _transport(self) -> requests.Session:
         with self._pool_lock:
             if self._http is None or self._http_pid != os.getpid():
-                self._http = _http_pool(int(self.settings["THREADS"]))
+                self._http = _http_pool(self.settings.threads)
                 self._discovery = {}
                 self._http_pid = os.getpid()
             return self._http
@@ -173,28 +172,3 @@ def _http_pool(threads: int) -> requests.Session:
     # never ride along on another caller's request.
     http.cookies.set_policy(http_cookiejar.DefaultCookiePolicy(allowed_domains=[]))
     return http
-
-
-def init_app(app: Flask) -> None:
-    identity = resolve(app.config)
-    app.extensions["openstack"] = CloudConnection(app.config, identity)
-    if app.config["REQUIRE_USER_TOKENS"]:
-        app.logger.info("every call acts as the Keystone user whose token it carries (REQUIRE_USER_TOKENS)")
-    elif identity.problem:
-        app.logger.warning("credentials: %s; every API call will answer 403", identity.problem)
-    else:
-        app.logger.info(
-            "credentials from %s: %s (precedence: OS_CLOUD > AUTH_URL, USERNAME, … > OS_*)",
-            identity.source,
-            identity.describe(),
-        )
-
-
-def cloud() -> CloudConnection:
-    return current_app.extensions["openstack"]
-
-
-def get_connection() -> os_connection.Connection:
-    """The connection this request acts through: its caller's own if it sent a token, else the gateway's."""
-    user = g.get("user")
-    return user.connection if user is not None else cloud().get()

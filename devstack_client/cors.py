@@ -5,6 +5,8 @@ from __future__ import annotations
 from flask import Flask
 from flask_cors import CORS
 
+from devstack_client.config import Settings
+
 # What a dashboard reads from our answers and sends with its calls.
 EXPOSED = ["Location", "X-Request-Id", "Idempotent-Replayed", "Retry-After"]
 ALLOWED = ["Content-Type", "Authorization", "X-Auth-Token", "Idempotency-Key", "X-Request-Id"]
@@ -12,7 +14,8 @@ PREFLIGHT_CACHE_SECONDS = 600
 
 
 def init_app(app: Flask) -> None:
-    origins = app.config["CORS_ORIGINS"]
+    settings: Settings = app.extensions["settings"]
+    origins = list(settings.cors_origins)
     if not origins:
         return  # no CORS headers at all: browsers keep other sites' pages out
     CORS(

@@ -13,6 +13,7 @@ from typing import Any
 from keystoneauth1 import plugin as ks_plugin
 from keystoneauth1.identity import v3
 
+from devstack_client.config import Settings
 from devstack_client.errors import CredentialsMissing
 
 OWN_REQUIRED = ("AUTH_URL", "USERNAME", "PASSWORD", "PROJECT_ID")
@@ -64,14 +65,14 @@ def _missing_message(names: list[str], source: str) -> str:
     return f"OpenStack credentials are incomplete ({source}): set {', '.join(names)}."
 
 
-def resolve(settings: Mapping[str, Any]) -> Identity:
+def resolve(settings: Settings) -> Identity:
     """Pick the credentials to use from the settings, by the documented precedence."""
-    if settings.get("OS_CLOUD"):
-        return _from_clouds_yaml(settings["OS_CLOUD"], settings)
-    if any(settings.get(name) for name in OWN_VARIABLES if name != "USER_DOMAIN_NAME"):
+    if settings.os_cloud:
+        return _from_clouds_yaml(settings.os_cloud, settings.os_variables)
+    if any(_own_required(settings).values()):  # USER_DOMAIN_NAME alone (it has a default) does not count
         return _from_own(settings)
-    if any(settings.get(name) for name in (*OS_REQUIRED, *OS_PROJECT)):
-        return _from_openrc(settings)
+    if any(settings.os_variables.get(name) for name in (*OS_REQUIRED, *OS_PROJECT)):
+        return _from_openrc(settings.os_variables)
     missing = list(OWN_REQUIRED)
     return Identity(
         source="none",
@@ -85,14 +86,14 @@ def resolve(settings: Mapping[str, Any]) -> Identity:
     )
 
 
-def _from_own(settings: Mapping[str, Any]) -> Identity:
-    missing = [name for name in OWN_REQUIRED if not settings.get(name)]
+def _from_own(settings: Settings) -> Identity:
+    missing = [name for name, value in _own_required(settings).items() if not value]
     identity = Identity(
         source="AUTH_URL, USERNAME, PASSWORD, PROJECT_ID",
-        username=settings.get("USERNAME"),
-        auth_url=settings.get("AUTH_URL") and _v3(settings["AUTH_URL"]),
-        region_name=settings.get("REGION_NAME"),
-        interface=settings.get("INTERFACE") or "public",
+        username=settings.username,
+        auth_url=settings.auth_url and _v3(settings.auth_url),
+        region_name=settings.region_name,
+        interface=settings.interface or "public",
         missing=missing,
     )
     if missing:
@@ -100,25 +101,35 @@ def _from_own(settings: Mapping[str, Any]) -> Identity:
         return identity
     identity._auth_args = {
         "auth_url": identity.auth_url,
-        "username": settings["USERNAME"],
-        "password": settings["PASSWORD"],
-        "project_id": settings["PROJECT_ID"],
-        "user_domain_name": settings.get("USER_DOMAIN_NAME") or "Default",
+        "username": settings.username,
+        "password": settings.password,
+        "project_id": settings.project_id,
+        "user_domain_name": settings.user_domain_name or "Default",
     }
     return identity
 
 
-def _from_openrc(settings: Mapping[str, Any]) -> Identity:
-    missing = [name for name in OS_REQUIRED if not settings.get(name)]
-    if not any(settings.get(name) for name in OS_PROJECT):
+def _own_required(settings: Settings) -> dict[str, str | None]:
+    """OWN_REQUIRED's values, by variable name (for the messages)."""
+    return {
+        "AUTH_URL": settings.auth_url,
+        "USERNAME": settings.username,
+        "PASSWORD": settings.password,
+        "PROJECT_ID": settings.project_id,
+    }
+
+
+def _from_openrc(variables: Mapping[str, str]) -> Identity:
+    missing = [name for name in OS_REQUIRED if not variables.get(name)]
+    if not any(variables.get(name) for name in OS_PROJECT):
         missing.append("OS_PROJECT_ID (or OS_PROJECT_NAME)")
     identity = Identity(
         source="OS_* variables",
-        username=settings.get("OS_USERNAME"),
-        auth_url=settings.get("OS_AUTH_URL") and _v3(settings["OS_AUTH_URL"]),
-        region_name=settings.get("OS_REGION_NAME"),
-        interface=settings.get("OS_INTERFACE") or "public",
-        verify=settings.get("OS_CACERT") or True,
+        username=variables.get("OS_USERNAME"),
+        auth_url=variables.get("OS_AUTH_URL") and _v3(variables["OS_AUTH_URL"]),
+        region_name=variables.get("OS_REGION_NAME"),
+        interface=variables.get("OS_INTERFACE") or "public",
+        verify=variables.get("OS_CACERT") or True,
         missing=missing,
     )
     if missing:
@@ -126,27 +137,27 @@ def _from_openrc(settings: Mapping[str, Any]) -> Identity:
         return identity
     args: dict[str, Any] = {
         "auth_url": identity.auth_url,
-        "username": settings["OS_USERNAME"],
-        "password": settings["OS_PASSWORD"],
+        "username": variables["OS_USERNAME"],
+        "password": variables["OS_PASSWORD"],
     }
     # devstack's openrc exports domain *ids*; hand-written ones often names.
-    if settings.get("OS_USER_DOMAIN_NAME"):
-        args["user_domain_name"] = settings["OS_USER_DOMAIN_NAME"]
+    if variables.get("OS_USER_DOMAIN_NAME"):
+        args["user_domain_name"] = variables["OS_USER_DOMAIN_NAME"]
     else:
-        args["user_domain_id"] = settings.get("OS_USER_DOMAIN_ID") or "default"
-    if settings.get("OS_PROJECT_ID"):
-        args["project_id"] = settings["OS_PROJECT_ID"]
+        args["user_domain_id"] = variables.get("OS_USER_DOMAIN_ID") or "default"
+    if variables.get("OS_PROJECT_ID"):
+        args["project_id"] = variables["OS_PROJECT_ID"]
     else:
-        args["project_name"] = settings["OS_PROJECT_NAME"]
-        if settings.get("OS_PROJECT_DOMAIN_NAME"):
-            args["project_domain_name"] = settings["OS_PROJECT_DOMAIN_NAME"]
+        args["project_name"] = variables["OS_PROJECT_NAME"]
+        if variables.get("OS_PROJECT_DOMAIN_NAME"):
+            args["project_domain_name"] = variables["OS_PROJECT_DOMAIN_NAME"]
         else:
-            args["project_domain_id"] = settings.get("OS_PROJECT_DOMAIN_ID") or "default"
+            args["project_domain_id"] = variables.get("OS_PROJECT_DOMAIN_ID") or "default"
     identity._auth_args = args
     return identity
 
 
-def _from_clouds_yaml(name: str, settings: Mapping[str, Any]) -> Identity:
+def _from_clouds_yaml(name: str, variables: Mapping[str, str]) -> Identity:
     from openstack import exceptions as os_exc
     from openstack.config import loader
 
@@ -155,8 +166,8 @@ def _from_clouds_yaml(name: str, settings: Mapping[str, Any]) -> Identity:
     # it also drops OS_CLIENT_CONFIG_FILE, which users do expect to work.
     files = {"config_files": loader.CONFIG_FILES, "secure_files": loader.SECURE_FILES}
     for key, variable in (("config_files", "OS_CLIENT_CONFIG_FILE"), ("secure_files", "OS_CLIENT_SECURE_FILE")):
-        if settings.get(variable):
-            files[key] = [settings[variable], *files[key]]
+        if variables.get(variable):
+            files[key] = [variables[variable], *files[key]]
     try:
         cloud = loader.OpenStackConfig(load_envvars=False, **files).get_one(cloud=name)
     except os_exc.ConfigException as exc:

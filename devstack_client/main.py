@@ -29,7 +29,7 @@ from flask import Flask
 from gunicorn.app.base import BaseApplication
 
 from devstack_client import apikeys
-from devstack_client.config import MAX_WAIT_SECONDS, ConfigError, bind_problem, load
+from devstack_client.config import MAX_WAIT_SECONDS, ConfigError, Settings, bind_problem, load
 
 # Nothing here imports prometheus-client at module level: it picks its
 # multiprocess mode when first imported, after main() has set the directory.
@@ -49,28 +49,28 @@ class Server(BaseApplication):
         return self.application
 
 
-def gunicorn_options(settings: dict[str, Any]) -> dict[str, Any]:
+def gunicorn_options(settings: Settings) -> dict[str, Any]:
     from devstack_client import metrics, observe
 
     # The slowest request: a create that waits for ACTIVE, after its POST and
     # before its last read each hit both upstream timeouts. Let it finish
     # before gunicorn kills the worker, and on a graceful stop.
-    worst = MAX_WAIT_SECONDS + 2 * (settings["CONNECT_TIMEOUT"] + settings["READ_TIMEOUT"]) + 10
+    worst = MAX_WAIT_SECONDS + 2 * (settings.connect_timeout + settings.read_timeout) + 10
     return {
-        "bind": f"{settings['HOST']}:{settings['PORT']}",
-        "workers": settings["WORKERS"],
-        "threads": settings["THREADS"],
+        "bind": f"{settings.host}:{settings.port}",
+        "workers": settings.workers,
+        "threads": settings.threads,
         "worker_class": "gthread",
         # gunicorn's default of 2 s closes a connection that a client polling
         # every 2 s is about to reuse: it then gets RemoteDisconnected.
-        "keepalive": settings["KEEPALIVE"],
+        "keepalive": settings.keepalive,
         "timeout": int(worst),
         "graceful_timeout": int(worst),
         # Our own log line per request (observe.py) replaces gunicorn's
         # access log: it has the route, the request id and upstream calls.
         "accesslog": None,
         "logconfig_dict": observe.logging_config(settings),
-        "loglevel": settings["LOG_LEVEL"].lower(),
+        "loglevel": settings.log_level.lower(),
         "control_socket_disable": True,
         # gunicorn's largest request line (its default is 4094): up to it the
         # app answers an over-long URL itself, in JSON (414 uri_too_long).
@@ -80,9 +80,9 @@ def gunicorn_options(settings: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def metrics_directory(settings: dict[str, Any]) -> tuple[str, bool]:
+def metrics_directory(settings: Settings) -> tuple[str, bool]:
     """Make the directory gunicorn's workers share metrics in; return it and whether it is ours to remove."""
-    configured = settings.get("PROMETHEUS_MULTIPROC_DIR")
+    configured = settings.prometheus_multiproc_dir
     if configured:
         os.makedirs(configured, exist_ok=True)
         for stale in glob.glob(os.path.join(configured, "*.db")):  # a previous run's counts
@@ -147,9 +147,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.dev:
         # No debugger: it would run code for anyone who can reach the port.
-        app.run(host=settings["HOST"], port=settings["PORT"], use_reloader=True, use_debugger=False, threaded=True)
+        app.run(host=settings.host, port=settings.port, use_reloader=True, use_debugger=False, threaded=True)
         return 0
-    options = gunicorn_options(app.config)
+    options = gunicorn_options(app.extensions["settings"])
     if remove_dir:
         options["on_exit"] = lambda _server: shutil.rmtree(remove_dir, ignore_errors=True)
     sys.argv = sys.argv[:1]  # gunicorn parses the command line too

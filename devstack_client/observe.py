@@ -18,6 +18,7 @@ from flask import Flask, Response, g, request
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from devstack_client import metrics, tracing
+from devstack_client.config import Settings
 
 access_log = logging.getLogger("devstack_client.access")
 
@@ -130,10 +131,10 @@ class TextFormatter(logging.Formatter):
         return f"{line} [{trace.request_id}]" if trace is not None else line
 
 
-def logging_config(settings: dict[str, Any]) -> dict[str, Any]:
+def logging_config(settings: Settings) -> dict[str, Any]:
     """A logging.config.dictConfig for the process, gunicorn's own loggers included (its access log is off)."""
-    formatter = JsonFormatter if settings["LOG_FORMAT"] == "json" else TextFormatter
-    level = str(settings["LOG_LEVEL"]).upper()
+    formatter = JsonFormatter if settings.log_format == "json" else TextFormatter
+    level = settings.log_level.upper()
     return {
         "version": 1,
         "disable_existing_loggers": False,

@@ -4,6 +4,7 @@ import hashlib
 
 import pytest
 
+from devstack_client import config
 from devstack_client.apikeys import KeyRing, hash_line, load, new_key, parse
 from devstack_client.config import ConfigError
 from devstack_client.main import main
@@ -43,7 +44,10 @@ def test_the_file_and_the_variable_add_up(tmp_path):
     path.write_text(hash_line("one", "reader"))
 
     ring = load(
-        {"API_KEYS_FILE": str(path), "API_KEYS": f"{hash_line('two', 'operator')},{hash_line('three', 'reader')}"}
+        config.load(
+            {"API_KEYS_FILE": str(path), "API_KEYS": f"{hash_line('two', 'operator')},{hash_line('three', 'reader')}"},
+            environ={},
+        )
     )
 
     assert len(ring) == 3
@@ -61,13 +65,13 @@ def test_the_file_and_the_variable_add_up(tmp_path):
 )
 def test_unusable_key_settings_are_config_errors(settings, message):
     with pytest.raises(ConfigError) as error:
-        load(settings)
+        load(config.load(settings, environ={}))
 
     assert message in str(error.value)
 
 
 def test_no_key_settings_means_no_keys():
-    assert not load({})
+    assert not load(config.load({}, environ={}))
 
 
 def test_matching_compares_hashes():

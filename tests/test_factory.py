@@ -10,14 +10,14 @@ from tests.fakes import make_fake_flavor
 
 def test_config_overrides_the_environment(monkeypatch):
     monkeypatch.setenv("PORT", "9000")
-    assert create_app({"PORT": "9100"}).config["PORT"] == 9100
-    assert create_app().config["PORT"] == 9000
+    assert create_app({"PORT": "9100"}).extensions["settings"].port == 9100
+    assert create_app().extensions["settings"].port == 9000
 
 
 def test_defaults():
-    app = create_app()
-    assert (app.config["HOST"], app.config["PORT"]) == ("127.0.0.1", 8080)
-    assert (app.config["CONNECT_TIMEOUT"], app.config["READ_TIMEOUT"]) == (5.0, 60.0)
+    settings = create_app().extensions["settings"]
+    assert (settings.host, settings.port) == ("127.0.0.1", 8080)
+    assert (settings.connect_timeout, settings.read_timeout) == (5.0, 60.0)
 
 
 def test_secret_key_from_the_environment(monkeypatch):

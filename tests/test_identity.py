@@ -3,6 +3,7 @@
 import pytest
 
 from devstack_client import create_app
+from devstack_client.config import load
 from devstack_client.errors import CredentialsMissing
 from devstack_client.identity import resolve
 from tests.conftest import KEYSTONE
@@ -69,14 +70,16 @@ def test_openrc_as_devstack_writes_it(cloud):
 
 
 def test_openrc_with_domain_names():
-    identity = resolve({**OPENRC, "OS_USER_DOMAIN_NAME": "Users", "OS_PROJECT_DOMAIN_NAME": "Projects"})
+    identity = resolve(
+        load({**OPENRC, "OS_USER_DOMAIN_NAME": "Users", "OS_PROJECT_DOMAIN_NAME": "Projects"}, environ={})
+    )
     plugin = identity.auth_plugin()
     assert plugin.auth_methods[0].user_domain_name == "Users"
     assert plugin.project_domain_name == "Projects"
 
 
 def test_openrc_missing_project_is_named():
-    identity = resolve({"OS_AUTH_URL": KEYSTONE, "OS_USERNAME": "u", "OS_PASSWORD": "p"})
+    identity = resolve(load({"OS_AUTH_URL": KEYSTONE, "OS_USERNAME": "u", "OS_PASSWORD": "p"}, environ={}))
     assert identity.missing == ["OS_PROJECT_ID (or OS_PROJECT_NAME)"]
     with pytest.raises(CredentialsMissing):
         identity.auth_plugin()
@@ -91,6 +94,6 @@ def test_unknown_os_cloud_is_a_credentials_problem(cloud, clouds_yaml):
 
 
 def test_identity_describes_itself_without_the_password():
-    identity = resolve(OWN)
+    identity = resolve(load(OWN, environ={}))
     assert identity.describe() == f"user 'own-user' at Keystone {KEYSTONE}"
     assert "pw" not in repr(identity)

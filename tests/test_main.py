@@ -81,10 +81,10 @@ def test_a_configured_metrics_directory_is_emptied_of_old_counts(tmp_path):
     (directory / "counter_1.db").write_bytes(b"old")
     (directory / "keep.txt").write_text("not ours")
 
-    assert metrics_directory({"PROMETHEUS_MULTIPROC_DIR": str(directory)}) == (str(directory), False)
+    assert metrics_directory(load({"PROMETHEUS_MULTIPROC_DIR": str(directory)}, environ={})) == (str(directory), False)
     assert [p.name for p in directory.iterdir()] == ["keep.txt"]
 
-    made, ours = metrics_directory({})
+    made, ours = metrics_directory(load({}, environ={}))
     assert ours and Path(made).is_dir() and not list(Path(made).iterdir())
     os.rmdir(made)
 

@@ -58,7 +58,7 @@ def _no_content_is_empty(response: Response) -> Response:
 def init_app(app: Flask) -> None:
     app.config.setdefault("RESTX_ERROR_404_HELP", False)
     app.config.setdefault("RESTX_MASK_SWAGGER", False)
-    authorizations, security = auth.security(app.config)
+    authorizations, security = auth.security(app.extensions["settings"])
     api = GatewayApi(
         app,
         version=__version__,

@@ -8,14 +8,13 @@ gateway's identity (and ``main.py`` keeps it on a loopback address).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, current_app, g, request
 
-from devstack_client import apikeys
-from devstack_client.config import authentication_enabled
+from devstack_client import apikeys, appctx
+from devstack_client.config import Settings, authentication_enabled
 from devstack_client.errors import ForbiddenRole, InvalidToken, Unauthorized
 from devstack_client.usertokens import UserTokens
 
@@ -38,15 +37,15 @@ AUTHORIZATIONS = {
 }
 
 
-def security(settings: Mapping[str, Any]) -> tuple[dict[str, Any] | None, list[dict[str, list]] | None]:
+def security(settings: Settings) -> tuple[dict[str, Any] | None, list[dict[str, list]] | None]:
     """The spec's schemes and requirement for this configuration: only what ``authenticate`` enforces.
 
     A spec-driven client (Swagger UI, schemathesis, a generated SDK) takes it at
     its word: a scheme declared but not enforced makes it expect 401s that never come.
     """
-    keys = bool(settings.get("API_KEYS_FILE") or settings.get("API_KEYS"))
-    tokens = bool(settings.get("ALLOW_USER_TOKENS") or settings.get("REQUIRE_USER_TOKENS"))
-    if settings.get("REQUIRE_USER_TOKENS") or (tokens and not keys):
+    keys = bool(settings.api_keys_file or settings.api_keys)
+    tokens = settings.allow_user_tokens or settings.require_user_tokens
+    if settings.require_user_tokens or (tokens and not keys):
         schemes = ["keystoneToken"]  # a key alone is refused then
     else:
         schemes = (["apiKey"] if keys else []) + (["keystoneToken"] if tokens else [])
@@ -68,15 +67,16 @@ class Caller:
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["api_keys"] = keys = apikeys.load(app.config)
-    if app.config["ALLOW_USER_TOKENS"]:
+    settings: Settings = app.extensions["settings"]
+    app.extensions["api_keys"] = keys = apikeys.load(settings)
+    if settings.allow_user_tokens:
         app.extensions["user_tokens"] = UserTokens(
-            app.extensions["openstack"], ttl=app.config["TOKEN_CACHE_TTL"], size=app.config["TOKEN_CACHE_SIZE"]
+            app.extensions["openstack"], ttl=settings.token_cache_ttl, size=settings.token_cache_size
         )
     app.before_request(authenticate)
     modes = [f"{len(keys)} API key(s)"] if keys else []
-    if app.config["ALLOW_USER_TOKENS"]:
-        modes.append("Keystone tokens in X-Auth-Token" + (" (required)" if app.config["REQUIRE_USER_TOKENS"] else ""))
+    if settings.allow_user_tokens:
+        modes.append("Keystone tokens in X-Auth-Token" + (" (required)" if settings.require_user_tokens else ""))
     app.logger.info("callers authenticate with: %s", ", ".join(modes) or "nothing (open to whoever can connect)")
 
 
@@ -86,10 +86,10 @@ def authenticate() -> None:
     if not (request.path.startswith("/api/") or rule.startswith("/api/")) or request.method == "OPTIONS":
         # OPTIONS reaches no upstream, and browsers send CORS preflights without credentials.
         return
-    settings = current_app.config
+    settings = appctx.settings()
     key = _api_key(current_app.extensions["api_keys"])
     token = request.headers.get("X-Auth-Token")
-    if token is not None and not settings["ALLOW_USER_TOKENS"]:
+    if token is not None and not settings.allow_user_tokens:
         raise InvalidToken("This gateway does not accept Keystone tokens (ALLOW_USER_TOKENS is off).")
     if key is not None and not key.may(request.method):
         log.info("refused %s %s: key %r is a %s", request.method, request.path, key.label, key.role)
@@ -101,7 +101,7 @@ def authenticate() -> None:
             log.info("refused %s %s from %s: token not accepted", request.method, request.path, request.remote_addr)
             raise
         g.caller = Caller("user", g.user.describe(), key.role if key else None)
-    elif settings["REQUIRE_USER_TOKENS"] or (key is None and authentication_enabled(settings)):
+    elif settings.require_user_tokens or (key is None and authentication_enabled(settings)):
         raise Unauthorized(_what_to_send(settings))
     else:
         g.caller = Caller("key", key.label, key.role) if key else Caller("anonymous")
@@ -122,10 +122,10 @@ def _api_key(keys: apikeys.KeyRing) -> apikeys.ApiKey | None:
     return key
 
 
-def _what_to_send(settings: dict) -> str:
-    if settings["REQUIRE_USER_TOKENS"]:
+def _what_to_send(settings: Settings) -> str:
+    if settings.require_user_tokens:
         return "Authentication required: send your Keystone token in `X-Auth-Token`."
     ways = ["a gateway API key as `Authorization: Bearer <key>`"] if current_app.extensions["api_keys"] else []
-    if settings["ALLOW_USER_TOKENS"]:
+    if settings.allow_user_tokens:
         ways.append("your Keystone token in `X-Auth-Token`")
     return f"Authentication required: send {' or '.join(ways)}."

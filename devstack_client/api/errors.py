@@ -20,7 +20,7 @@ from keystoneauth1 import exceptions as ks_exc
 from openstack import exceptions as os_exc
 from werkzeug.exceptions import HTTPException
 
-from devstack_client import connection, tracing
+from devstack_client import appctx, tracing
 from devstack_client.errors import (
     AmbiguousName,
     BuildFailed,
@@ -115,7 +115,7 @@ def _upstream(exc: InvalidState | ConsoleUnavailable) -> dict[str, Any]:
 
 
 def _authentication_failed(status: int | None, request_id: str | None) -> ApiError:
-    identity = connection.cloud().identity
+    identity = appctx.cloud().identity
     extra = {"upstream_status": status, "upstream_request_id": request_id}
     return ApiError(
         403,
@@ -192,12 +192,12 @@ def _from_http(exc: HTTPException) -> ApiError:
 
 
 def _timeout(exc: ks_exc.ConnectTimeout) -> ApiError:
-    settings = current_app.config
+    settings = appctx.settings()
     return ApiError(
         504,
         "upstream_timeout",
-        f"OpenStack did not answer in time (connect timeout {settings['CONNECT_TIMEOUT']:g} s, "
-        f"read timeout {settings['READ_TIMEOUT']:g} s).",
+        f"OpenStack did not answer in time (connect timeout {settings.connect_timeout:g} s, "
+        f"read timeout {settings.read_timeout:g} s).",
     )
 
 

@@ -12,7 +12,7 @@ from flask_restx import Namespace, Resource, fields
 
 from devstack_client import readiness
 from devstack_client.api.errors import describe
-from devstack_client.connection import cloud
+from devstack_client.appctx import cloud
 
 # path="/": restx treats an empty prefix as none and would use "/health".
 ns = Namespace("health", path="/", description="Probes (outside /api/v1): is the gateway alive, is it ready")

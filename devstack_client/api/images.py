@@ -3,7 +3,7 @@ from flask_restx import Namespace, Resource, fields
 from devstack_client.api.common import READ_ERRORS, documents_errors
 from devstack_client.api.listing import lists
 from devstack_client.api.query import paged_parser, sort_argument
-from devstack_client.connection import get_connection
+from devstack_client.appctx import get_connection
 from devstack_client.services import ImageService
 from devstack_client.services.image import IMAGES
 

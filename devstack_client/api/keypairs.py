@@ -3,7 +3,7 @@ from flask_restx import Namespace, Resource, fields
 
 from devstack_client.api.common import BODY_ERRORS, READ_ERRORS, documents_errors
 from devstack_client.api.validation import parse_body
-from devstack_client.connection import get_connection
+from devstack_client.appctx import get_connection
 from devstack_client.services import KeypairService
 
 ns = Namespace("keypair", description="Nova keypairs (SSH keys or x509 certificates) of the gateway's user")

@@ -1,7 +1,7 @@
 from flask_restx import Namespace, Resource, fields
 
 from devstack_client.api.common import READ_ERRORS, documents_errors
-from devstack_client.connection import get_connection
+from devstack_client.appctx import get_connection
 from devstack_client.services import LimitsService
 
 ns = Namespace("limits", description="The project's Nova quota, its usage, and room for more servers")

@@ -1,6 +1,6 @@
 """The server namespace: list, create, show, edit, delete, act on and read the consoles of servers."""
 
-from flask import current_app, url_for
+from flask import url_for
 from flask_restx import Namespace, Resource, inputs, marshal, reqparse
 
 from devstack_client.api.common import BODY_ERRORS, READ_ERRORS, documents_errors, error_model
@@ -19,8 +19,8 @@ from devstack_client.api.server_models import (
 )
 from devstack_client.api.server_models import register as register_models
 from devstack_client.api.validation import parse_body
+from devstack_client.appctx import get_connection, settings
 from devstack_client.config import MAX_WAIT_SECONDS
-from devstack_client.connection import get_connection
 from devstack_client.errors import InvalidRequest
 from devstack_client.metrics import CREATES_IN_FLIGHT
 from devstack_client.services import ComputeService
@@ -109,8 +109,8 @@ class ServerList(Resource):
         body = parse_body(server_create, check=_check_create)
         launch = LaunchService(
             get_connection(),
-            idempotency_ttl=current_app.config["IDEMPOTENCY_TTL"],
-            settle_seconds=current_app.config["IDEMPOTENCY_SETTLE_SECONDS"],
+            idempotency_ttl=settings().idempotency_ttl,
+            settle_seconds=settings().idempotency_settle_seconds,
         )
         if query["dry_run"]:
             return {"dry_run": True, "server": launch.dry_run(body)}, 200

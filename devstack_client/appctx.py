@@ -1,0 +1,47 @@
+"""The Flask side of the OpenStack connections: what the current app and request act with.
+
+connection.py (the SDK and HTTP-pool layer) and the services know nothing of
+Flask; the API modules reach the app's settings and connections through here.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, g
+from openstack import connection as os_connection
+
+from devstack_client.config import Settings
+from devstack_client.connection import CloudConnection
+from devstack_client.identity import resolve
+
+
+def init_app(app: Flask) -> None:
+    """Give the app its gateway connection (``app.extensions["openstack"]``), built from its settings."""
+    config: Settings = app.extensions["settings"]
+    identity = resolve(config)
+    app.extensions["openstack"] = CloudConnection(config, identity)
+    if config.require_user_tokens:
+        app.logger.info("every call acts as the Keystone user whose token it carries (REQUIRE_USER_TOKENS)")
+    elif identity.problem:
+        app.logger.warning("credentials: %s; every API call will answer 403", identity.problem)
+    else:
+        app.logger.info(
+            "credentials from %s: %s (precedence: OS_CLOUD > AUTH_URL, USERNAME, … > OS_*)",
+            identity.source,
+            identity.describe(),
+        )
+
+
+def settings() -> Settings:
+    """The current app's settings."""
+    return current_app.extensions["settings"]
+
+
+def cloud() -> CloudConnection:
+    """The current app's gateway connection (its own identity)."""
+    return current_app.extensions["openstack"]
+
+
+def get_connection() -> os_connection.Connection:
+    """The connection this request acts through: its caller's own if it sent a token, else the gateway's."""
+    user = g.get("user")
+    return user.connection if user is not None else cloud().get()
