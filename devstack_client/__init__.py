@@ -18,12 +18,14 @@ MAX_URI_BYTES = 4096
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Create the app: defaults, then the environment, then ``config``."""
+    """Create the app: defaults, then the environment, then ``config`` (our settings and Flask's own keys)."""
     from devstack_client import api, appctx, cors, observe
-    from devstack_client.config import load
+    from devstack_client.config import is_setting, load
 
     app = Flask(__name__)
-    settings = load(config)
+    # Our settings go to one typed object; anything else is Flask's own configuration (TESTING, …).
+    settings = load({name: value for name, value in (config or {}).items() if is_setting(name)})
+    app.config.update({name: value for name, value in (config or {}).items() if not is_setting(name)})
     # Our settings live in one typed object (appctx.settings() in a request);
     # app.config keeps only what Flask and flask-restx read themselves.
     app.extensions["settings"] = settings

@@ -146,6 +146,11 @@ _MAY_BE_ZERO = {"IDEMPOTENCY_SETTLE_SECONDS"}
 _TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off", ""}
 
 
+def is_setting(name: str) -> bool:
+    """Whether ``name`` is one of our settings (or an ``OS_*`` variable the credentials may come from)."""
+    return name in _DEFAULTS or name.startswith("OS_")
+
+
 class ConfigError(ValueError):
     """A setting has a value we cannot use."""
 
@@ -156,7 +161,7 @@ def load(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] 
     values: dict[str, Any] = dict(_DEFAULTS)
     values.update({k: v for k, v in environ.items() if k in _DEFAULTS or k.startswith("OS_")})
     for name in overrides or {}:
-        if name not in _DEFAULTS and not name.startswith("OS_"):
+        if not is_setting(name):
             # It used to land in a dict nobody read: a typo must not pass for a setting.
             raise ConfigError(f"{name} is not a setting")
     values.update(overrides or {})

@@ -14,6 +14,18 @@ def test_config_overrides_the_environment(monkeypatch):
     assert create_app().extensions["settings"].port == 9000
 
 
+def test_flask_configuration_passes_through_and_stays_apart_from_the_settings():
+    app = create_app({"TESTING": True, "PORT": "9100"})
+
+    assert app.config["TESTING"] is True and app.testing
+    assert "PORT" not in app.config and app.extensions["settings"].port == 9100
+
+
+def test_an_unknown_setting_is_refused_by_load():
+    with pytest.raises(ConfigError, match="PROT is not a setting"):
+        load({"PROT": "9100"}, environ={})
+
+
 def test_defaults():
     settings = create_app().extensions["settings"]
     assert (settings.host, settings.port) == ("127.0.0.1", 8080)
