@@ -19,18 +19,20 @@ import requests_mock
 from keystoneauth1 import fixture as ks_fixture
 
 from devstack_client import create_app
-from tests.conftest import CREDENTIALS, FIXTURES, GLANCE, NEUTRON, NOVA, FakeCloud
 from tests.fakes import (
+    CREATE,
+    CREDENTIALS,
+    FIXTURES,
+    GLANCE,
+    IMAGE,
+    NETWORK,
+    NEUTRON,
+    NOVA,
+    FakeCloud,
     make_fake_flavor,
-    make_fake_image,
-    make_fake_network,
     make_fake_server,
     nova_error,
 )
-
-IMAGE = make_fake_image("8c6b7d4e-0f5e-4a8e-9a55-2d1b1f0f3a21", name="cirros")
-NETWORK = make_fake_network("f3a8c2de-5d41-4b8a-9a0e-7e4f1c2b9d10", name="private")
-CREATE = {"name": "web-1", "image_id": IMAGE["id"], "flavor_id": "1", "network_id": NETWORK["id"]}
 
 # -- Glance or Neutron down while Nova is up ------------------------------------------------------------
 

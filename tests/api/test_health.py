@@ -10,8 +10,7 @@ from keystoneauth1 import fixture as ks_fixture
 
 from devstack_client import create_app
 from devstack_client.api import health
-from tests.conftest import CREDENTIALS, GLANCE, KEYSTONE, NEUTRON, NOVA, TOKEN, load_fixture
-from tests.fakes import PROJECT_ID, USER_ID
+from tests.fakes import CREDENTIALS, GLANCE, KEYSTONE, NEUTRON, NOVA, PROJECT_ID, TOKEN, USER_ID, load_fixture
 
 # Past the token and discovery (cloud.api_calls() leaves those out), and the
 # validation of our own token (GET /v3/auth/tokens, also left out).

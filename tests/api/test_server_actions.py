@@ -2,8 +2,8 @@
 
 import pytest
 
-from tests.conftest import NOVA
 from tests.fakes import (
+    NOVA,
     invalid_state_error,
     make_fake_server,
     make_fake_server_in,
