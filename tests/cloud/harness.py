@@ -10,7 +10,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ import pytest
 import requests
 
 from devstack_client.config import SETTINGS
+from tests.loopback import free_port, stop_group
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -297,12 +297,6 @@ class AccessLog:
 # ------------------------------------------------------------------------------------------------ gateway
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def gateway_environment(settings: dict[str, str]) -> dict[str, str]:
     """The process environment without OS_*, OS_CLOUD or gateway settings, plus `settings`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("OS_") and k not in GATEWAY_SETTINGS}
@@ -369,15 +363,7 @@ class Gateway:
             return ""
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
+        stop_group(self.proc, timeout=20)
         self.http.close()
         self._log.close()
 
