@@ -117,7 +117,7 @@ def test_a_gateway_started_while_glance_or_neutron_is_down_serves_nova_and_recov
 
 
 def test_nova_500_on_create_is_502_with_nova_request_id(client, cloud):
-    """What real Nova answers to a create while Neutron is down (see the cloud test)."""
+    """What real Nova answers to a create while Neutron is down (tests/cloud/test_cloud_neutron_outage.py)."""
     message = (
         "Unexpected API Error. Please contact the administrator\n"
         "<class 'keystoneauth1.exceptions.connection.ConnectFailure'>"
