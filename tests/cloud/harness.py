@@ -98,6 +98,26 @@ class Cloud:
         return AccessLog(Path(self.data["access_logs"][service]))
 
 
+def password_auth(cloud: Cloud, user: str) -> dict[str, Any]:
+    """Keystone's POST /v3/auth/tokens body for `user`'s password, scoped to the user's project."""
+    u = cloud.users[user]
+    return {
+        "auth": {
+            "identity": {
+                "methods": ["password"],
+                "password": {
+                    "user": {
+                        "name": u["username"],
+                        "domain": {"name": u["user_domain_name"]},
+                        "password": u["password"],
+                    }
+                },
+            },
+            "scope": {"project": {"id": u["project_id"]}},
+        }
+    }
+
+
 class Upstream:
     """Plain HTTP to the cloud as one user, to learn what the cloud itself reports."""
 
@@ -105,23 +125,7 @@ class Upstream:
         self.cloud = cloud
         self.http = requests.Session()
         self.http.headers["User-Agent"] = TESTS_USER_AGENT
-        u = cloud.users[user]
-        body = {
-            "auth": {
-                "identity": {
-                    "methods": ["password"],
-                    "password": {
-                        "user": {
-                            "name": u["username"],
-                            "domain": {"name": u["user_domain_name"]},
-                            "password": u["password"],
-                        }
-                    },
-                },
-                "scope": {"project": {"id": u["project_id"]}},
-            }
-        }
-        with self.http.post(cloud.auth_url + "/auth/tokens", json=body, timeout=30) as resp:
+        with self.http.post(cloud.auth_url + "/auth/tokens", json=password_auth(cloud, user), timeout=30) as resp:
             resp.raise_for_status()
             self.http.headers["X-Auth-Token"] = resp.headers["X-Subject-Token"]
         # the microversion the gateway speaks: flavor embedded in servers (2.47+), integer swap (2.75+)
@@ -289,7 +293,23 @@ def gateway_environment(settings: dict[str, str]) -> dict[str, str]:
     return env
 
 
-class Gateway:
+class Verbs:
+    """get, post and delete on top of a class's ``request(method, path, **kwargs)``."""
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        raise NotImplementedError
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("POST", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("DELETE", path, **kwargs)
+
+
+class Gateway(Verbs):
     """`python devstack_client/main.py` as a subprocess on a free port, and a requests session to it."""
 
     def __init__(self, settings: dict[str, str], log_path: Path) -> None:
@@ -331,15 +351,6 @@ class Gateway:
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", 90)
         return self.http.request(method, self.base + path, **kwargs)
-
-    def get(self, path: str, **kwargs: Any) -> requests.Response:
-        return self.request("GET", path, **kwargs)
-
-    def post(self, path: str, **kwargs: Any) -> requests.Response:
-        return self.request("POST", path, **kwargs)
-
-    def delete(self, path: str, **kwargs: Any) -> requests.Response:
-        return self.request("DELETE", path, **kwargs)
 
     def log_tail(self, lines: int = 40) -> str:
         try:
