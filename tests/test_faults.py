@@ -16,7 +16,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 import requests_mock
-from keystoneauth1 import fixture as ks_fixture
 
 from devstack_client import create_app
 from tests.fakes import (
@@ -31,6 +30,7 @@ from tests.fakes import (
     FakeCloud,
     make_fake_flavor,
     make_fake_server,
+    make_token,
     nova_error,
 )
 
@@ -193,10 +193,12 @@ class RevokingCloud(ThreadingHTTPServer):
         return text.encode()
 
     def token(self) -> dict:
-        body = ks_fixture.V3Token(user_id="u", user_name="gateway", project_id="p", project_name="demo")
-        for kind, url in (("compute", f"{self.url}/v2.1"), ("image", self.url), ("network", self.url)):
-            body.add_service(kind).add_standard_endpoints(public=url, region="RegionOne")
-        return body
+        catalog = {
+            "compute": ("nova", f"{self.url}/v2.1"),
+            "image": ("glance", self.url),
+            "network": ("neutron", self.url),
+        }
+        return make_token(catalog, user_id="u", project_id="p")
 
 
 class _Handler(BaseHTTPRequestHandler):
