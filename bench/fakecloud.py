@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from tests.fakes import (
+    TOKEN,
     fixed_address,
     make_fake_flavor,
     make_fake_image,
@@ -37,13 +38,12 @@ from tests.fakes import (
     make_token,
 )
 
-TOKEN = "gAAAAABbenchtoken"
 MAX_LIMIT = 1000  # Nova's and Glance's max_limit
 IMAGES = [  # a few images, so that the gateway's image-name join has something to join
     (str(uuid.UUID(int=0x8C6B7D4E0F5E4A8E9A552D1B1F0F3A21 + i)), f"image-{i}") for i in range(3)
 ]
 FLAVORS = [("1", "m1.tiny", 512, 1), ("2", "m1.small", 2048, 20), ("42", "m1.nano", 64, 0)]
-NETWORK_ID = "0b7e3c2a-9a7d-4f0e-8d7b-3a1c5e6f7a8b"
+BULK_NET_ID = "0b7e3c2a-9a7d-4f0e-8d7b-3a1c5e6f7a8b"
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
@@ -109,7 +109,7 @@ class Cloud:
         nova = f"{base}/compute/v2.1"
         self.flavors = [make_fake_flavor(i, name, nova, ram=ram, disk=disk) for i, name, ram, disk in FLAVORS]
         self.images = [make_fake_image(i, name, size=4096, virtual_size=4096, disk_format="raw") for i, name in IMAGES]
-        self.network = make_fake_network(NETWORK_ID, "bulk-net", subnets=["53877221-3661-4fb3-bcf5-197bfe6a3bea"])
+        self.network = make_fake_network(BULK_NET_ID, "bulk-net", subnets=["53877221-3661-4fb3-bcf5-197bfe6a3bea"])
         self.resize(servers)
 
     def resize(self, n: int) -> None:

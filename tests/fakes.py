@@ -39,6 +39,8 @@ TOKEN = "gAAAAABtesttoken"
 # The image and network most tests boot from; IMAGE, NETWORK and CREATE (below) are built on them.
 IMAGE_ID = "8c6b7d4e-0f5e-4a8e-9a55-2d1b1f0f3a21"
 NETWORK_ID = "f3a8c2de-5d41-4b8a-9a0e-7e4f1c2b9d10"
+# The server most tests act on by id.
+SERVER_ID = "2b1f6c0e-8a4d-4c2e-9f3b-7d5e1a0c9b84"
 CREDENTIALS = {
     "AUTH_URL": KEYSTONE,
     "USERNAME": "gateway",

@@ -6,12 +6,11 @@ import pytest
 
 from devstack_client import create_app
 from devstack_client.apikeys import new_key
-from tests.fakes import CREATE, CREDENTIALS, NOVA, make_create_response, make_fake_flavor, make_fake_server
+from tests.fakes import CREATE, CREDENTIALS, NOVA, SERVER_ID, make_create_response, make_fake_flavor, make_fake_server
 
 READER, READER_LINE = new_key("reader", "dashboard")
 OPERATOR, OPERATOR_LINE = new_key("operator", "ci bot")
 CHALLENGE = 'Bearer realm="devstack-client"'
-SERVER_ID = "2b1f6c0e-8a4d-4c2e-9f3b-7d5e1a0c9b84"
 
 
 def bearer(key):
