@@ -16,9 +16,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import cases, cloudsetup, procs, report
+from bench import cases, cloudsetup, fakecloud, procs, report
 from bench.counting import AccessLogCounter, FakeCounter
 from bench.run import CLOUD, FULL, SHORT, Backend, Plan, log, run_backend
+from tests.fakes import PROJECT_ID
 
 HERE = Path(__file__).resolve().parent
 CLOUD_SERVERS = 100
@@ -44,7 +45,7 @@ def fake_credentials(url: str) -> dict[str, str]:
         "AUTH_URL": url + "/identity/v3",
         "USERNAME": "bench",
         "PASSWORD": "bench-pw",
-        "PROJECT_ID": "5d1e2e6b3b7c4c36a2ab0c7e5e8f7a10",
+        "PROJECT_ID": PROJECT_ID,
         "USER_DOMAIN_NAME": "Default",
     }
 
@@ -53,10 +54,7 @@ def run_fake(plan: Plan, logs: Path, cli: str | None, latency: float, out: dict[
     fake = procs.FakeCloudProcess(servers=max(plan.sizes), latency=latency, log=logs / "fakecloud.log")
     started: list[cases.Case] = []
     try:
-        from bench.fakecloud import _server
-
-        show_id = _server(0, fake.url)["id"]
-        started = start_cases(fake_credentials(fake.url), show_id, logs, cli)
+        started = start_cases(fake_credentials(fake.url), fakecloud.server_id(0), logs, cli)
         backend = Backend(
             "fake", started, FakeCounter(fake), resize=fake.resize, sizes=plan.sizes,
             notes=[f"loopback fake of Keystone, Nova, Glance and Neutron, {latency * 1000:g} ms added to each answer"],

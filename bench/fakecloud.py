@@ -1,8 +1,8 @@
 """A fast fake of Keystone, Nova, Glance and Neutron on loopback, for the benchmark.
 
 It speaks the wire the gateway, openstacksdk and the ``openstack`` CLI speak
-(the shapes of tests/fakes.py: Nova at microversion 2.79, Glance v2,
-Neutron v2.0), waits a fixed ``latency`` before each answer (a real service's
+(bodies built by tests/fakes.py, as in the wire tests: Nova at microversion 2.79,
+Glance v2, Neutron v2.0), waits a fixed ``latency`` before each answer (a real service's
 own cost), and counts every request by service, method and path template,
 so the benchmark can say how many upstream calls one API call cost.
 
@@ -28,17 +28,22 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from keystoneauth1 import fixture as ks_fixture
+from tests.fakes import (
+    TOKEN,
+    fixed_address,
+    make_fake_flavor,
+    make_fake_image,
+    make_fake_network,
+    make_fake_server,
+    make_token,
+)
 
-PROJECT_ID = "5d1e2e6b3b7c4c36a2ab0c7e5e8f7a10"
-USER_ID = "a1c3d7a4f4b24c0c8f1f0a1e6f2d9b33"
-TOKEN = "gAAAAABbenchtoken"
 MAX_LIMIT = 1000  # Nova's and Glance's max_limit
 IMAGES = [  # a few images, so that the gateway's image-name join has something to join
     (str(uuid.UUID(int=0x8C6B7D4E0F5E4A8E9A552D1B1F0F3A21 + i)), f"image-{i}") for i in range(3)
 ]
 FLAVORS = [("1", "m1.tiny", 512, 1), ("2", "m1.small", 2048, 20), ("42", "m1.nano", 64, 0)]
-NETWORK_ID = "0b7e3c2a-9a7d-4f0e-8d7b-3a1c5e6f7a8b"
+BULK_NET_ID = "0b7e3c2a-9a7d-4f0e-8d7b-3a1c5e6f7a8b"
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
@@ -69,19 +74,19 @@ def is_token(method: str, path: str) -> bool:
     return method == "POST" and path == "/identity/v3/auth/tokens"
 
 
+def server_id(index: int) -> str:
+    return str(uuid.UUID(int=index + 1, version=4))
+
+
 def _server(index: int, base: str) -> dict[str, Any]:
-    server_id = str(uuid.UUID(int=index + 1, version=4))
-    image_id = IMAGES[index % len(IMAGES)][0]
-    return {
-        "id": server_id,
-        "name": f"bench-{index:05d}",
-        "status": "ACTIVE",
-        "tenant_id": PROJECT_ID,
-        "user_id": USER_ID,
-        "metadata": {},
-        "hostId": "0e3fcd6a1a7a2c4f5d5e7a3a1cbe1f6d8d7c2a8e0f9b4c1e2d3a4b5c",
-        "image": {"id": image_id, "links": [{"rel": "bookmark", "href": f"{base}/compute/images/{image_id}"}]},
-        "flavor": {
+    """Server ``index``: ACTIVE, m1.nano, one of IMAGES, an address of its own on bulk-net."""
+    return make_fake_server(
+        server_id(index),
+        name=f"bench-{index:05d}",
+        image_id=IMAGES[index % len(IMAGES)][0],
+        nova=f"{base}/compute/v2.1",
+        addresses={"bulk-net": [fixed_address(f"10.96.{index // 250 % 256}.{index % 250 + 2}")]},
+        flavor={
             "vcpus": 1,
             "ram": 64,
             "disk": 0,
@@ -90,86 +95,7 @@ def _server(index: int, base: str) -> dict[str, Any]:
             "original_name": "m1.nano",
             "extra_specs": {},
         },
-        "created": "2026-11-02T09:14:03Z",
-        "updated": "2026-11-02T09:14:09Z",
-        "addresses": {
-            "bulk-net": [
-                {
-                    "version": 4,
-                    "addr": f"10.96.{index // 250 % 256}.{index % 250 + 2}",
-                    "OS-EXT-IPS:type": "fixed",
-                    "OS-EXT-IPS-MAC:mac_addr": "fa:16:3e:4c:2c:30",
-                }
-            ]
-        },
-        "accessIPv4": "",
-        "accessIPv6": "",
-        "links": [
-            {"rel": "self", "href": f"{base}/compute/v2.1/servers/{server_id}"},
-            {"rel": "bookmark", "href": f"{base}/compute/servers/{server_id}"},
-        ],
-        "OS-DCF:diskConfig": "MANUAL",
-        "progress": 0,
-        "OS-EXT-AZ:availability_zone": "nova",
-        "config_drive": "",
-        "key_name": None,
-        "OS-SRV-USG:launched_at": "2026-11-02T09:14:09.000000",
-        "OS-SRV-USG:terminated_at": None,
-        "OS-EXT-STS:task_state": None,
-        "OS-EXT-STS:vm_state": "active",
-        "OS-EXT-STS:power_state": 1,
-        "os-extended-volumes:volumes_attached": [],
-        "locked": False,
-        "locked_reason": None,
-        "description": None,
-        "tags": [],
-        "trusted_image_certificates": None,
-        "server_groups": [],
-        "security_groups": [{"name": "default"}],
-    }
-
-
-def _flavor(flavor_id: str, name: str, ram: int, disk: int, base: str) -> dict[str, Any]:
-    return {
-        "id": flavor_id,
-        "name": name,
-        "ram": ram,
-        "disk": disk,
-        "swap": 0,
-        "OS-FLV-EXT-DATA:ephemeral": 0,
-        "OS-FLV-DISABLED:disabled": False,
-        "vcpus": 1,
-        "os-flavor-access:is_public": True,
-        "rxtx_factor": 1.0,
-        "description": None,
-        "extra_specs": {},
-        "links": [{"rel": "self", "href": f"{base}/compute/v2.1/flavors/{flavor_id}"}],
-    }
-
-
-def _image(image_id: str, name: str) -> dict[str, Any]:
-    return {
-        "id": image_id,
-        "name": name,
-        "status": "active",
-        "visibility": "public",
-        "protected": False,
-        "os_hidden": False,
-        "checksum": "c8fc807773e5354afe61636071771906",
-        "owner": PROJECT_ID,
-        "size": 4096,
-        "virtual_size": 4096,
-        "min_ram": 0,
-        "min_disk": 0,
-        "disk_format": "raw",
-        "container_format": "bare",
-        "created_at": "2026-11-02T09:14:03Z",
-        "updated_at": "2026-11-02T09:14:05Z",
-        "tags": [],
-        "self": f"/v2/images/{image_id}",
-        "file": f"/v2/images/{image_id}/file",
-        "schema": "/v2/schemas/image",
-    }
+    )
 
 
 class Cloud:
@@ -180,8 +106,10 @@ class Cloud:
         self.latency = latency
         self.lock = threading.Lock()
         self.counts: Counter[str] = Counter()
-        self.flavors = [_flavor(*f, base) for f in FLAVORS]
-        self.images = [_image(*i) for i in IMAGES]
+        nova = f"{base}/compute/v2.1"
+        self.flavors = [make_fake_flavor(i, name, nova, ram=ram, disk=disk) for i, name, ram, disk in FLAVORS]
+        self.images = [make_fake_image(i, name, size=4096, virtual_size=4096, disk_format="raw") for i, name in IMAGES]
+        self.network = make_fake_network(BULK_NET_ID, "bulk-net", subnets=["53877221-3661-4fb3-bcf5-197bfe6a3bea"])
         self.resize(servers)
 
     def resize(self, n: int) -> None:
@@ -196,19 +124,13 @@ class Cloud:
 
     def token(self) -> dict[str, Any]:
         expires = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=1)
-        token = ks_fixture.V3Token(
-            user_id=USER_ID, user_name="bench", project_id=PROJECT_ID, project_name="bench", expires=expires
-        )
-        for kind, name, path in (
-            ("compute", "nova", "/compute/v2.1"),
-            ("image", "glance", "/image"),
-            ("network", "neutron", "/network"),
-            ("identity", "keystone", "/identity/v3"),
-        ):
-            token.add_service(kind, name=name).add_standard_endpoints(
-                public=self.base + path, internal=self.base + path, region="RegionOne"
-            )
-        return token
+        catalog = {
+            "compute": ("nova", f"{self.base}/compute/v2.1"),
+            "image": ("glance", f"{self.base}/image"),
+            "network": ("neutron", f"{self.base}/network"),
+            "identity": ("keystone", f"{self.base}/identity/v3"),
+        }
+        return make_token(catalog, ("public", "internal"), user_name="bench", project_name="bench", expires=expires)
 
 
 def _page(items: list[Any], ids: list[str] | None, query: dict[str, str], index: dict[str, int]) -> list[Any]:
@@ -400,21 +322,7 @@ class Handler(BaseHTTPRequestHandler):
             ]
             self._send(200, {"resources": resources})
         elif path == "/network/v2.0/networks":
-            network = {
-                "id": NETWORK_ID,
-                "name": "bulk-net",
-                "tenant_id": PROJECT_ID,
-                "project_id": PROJECT_ID,
-                "admin_state_up": True,
-                "mtu": 1450,
-                "status": "ACTIVE",
-                "subnets": ["53877221-3661-4fb3-bcf5-197bfe6a3bea"],
-                "shared": False,
-                "router:external": False,
-                "description": "",
-                "created_at": "2026-11-02T09:10:00Z",
-            }
-            self._send(200, {"networks": [network]})
+            self._send(200, {"networks": [cloud.network]})
         else:
             return False
         return True

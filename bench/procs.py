@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,18 +11,14 @@ from pathlib import Path
 
 import requests
 
+from tests.loopback import free_port, stop_group
+
 REPO = Path(__file__).resolve().parent.parent
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 
 # Settings of the gateway and of the naive one: the production defaults (2 workers of 8 threads).
 SERVE = {"WORKERS": "2", "THREADS": "8", "LOG_LEVEL": "INFO"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def clean_environment(settings: dict[str, str]) -> dict[str, str]:
@@ -46,15 +40,7 @@ class Process:
         )  # fmt: skip
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
+        stop_group(self.proc, timeout=30)
         self._log.close()
         if self.proc.stdout:
             self.proc.stdout.close()

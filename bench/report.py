@@ -29,7 +29,7 @@ def page_latency(backend: dict[str, Any], case: str, op: str = "list") -> float 
 
 
 def targets(results: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """(target, measured, met?) for the issue's targets that this run measured."""
+    """(target, measured, met?) for each performance target this run measured (the rows of "## Targets")."""
     rows: list[tuple[str, str, str]] = []
     for name, backend in results["backends"].items():
         up = backend["upstream"]["gateway"]

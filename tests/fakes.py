@@ -1,24 +1,90 @@
-"""Wire-format OpenStack bodies, shaped exactly as the services send them.
+"""The fake OpenStack of the wire tests: its addresses and credentials, wire-format bodies, ``FakeCloud``.
 
 Servers and flavors are Nova's at microversion 2.79, images Glance v2's,
-networks Neutron v2.0's.
+networks Neutron v2.0's. The body builders take what differs between fakes
+(the Nova endpoint, a server's addresses) as parameters: the permissive fake
+(tests/permissive_cloud.py) and the benchmark's fake cloud (bench/fakecloud.py)
+build their bodies here too. Plain Python (no pytest, no requests-mock at
+import): the benchmark imports this module.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
-from typing import Any
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from keystoneauth1 import fixture as ks_fixture
+
+if TYPE_CHECKING:
+    import requests_mock
+
+FIXTURES = Path(__file__).parent / "fixtures"
 PROJECT_ID = "5d1e2e6b3b7c4c36a2ab0c7e5e8f7a10"
 USER_ID = "a1c3d7a4f4b24c0c8f1f0a1e6f2d9b33"
+KEYSTONE = "http://keystone.test/v3"
 NOVA = "http://nova.test/v2.1"
+GLANCE = "http://glance.test"
+NEUTRON = "http://neutron.test"
+# The catalog of the gateway's token: service type -> (service name, public endpoint).
+CATALOG = {
+    "compute": ("nova", NOVA),
+    "image": ("glance", GLANCE),
+    "network": ("neutron", NEUTRON),
+    "identity": ("keystone", KEYSTONE),
+}
+TOKEN = "gAAAAABtesttoken"
+# The image and network most tests boot from; IMAGE, NETWORK and CREATE (below) are built on them.
+IMAGE_ID = "8c6b7d4e-0f5e-4a8e-9a55-2d1b1f0f3a21"
+NETWORK_ID = "f3a8c2de-5d41-4b8a-9a0e-7e4f1c2b9d10"
+# The server most tests act on by id.
+SERVER_ID = "2b1f6c0e-8a4d-4c2e-9f3b-7d5e1a0c9b84"
+CREDENTIALS = {
+    "AUTH_URL": KEYSTONE,
+    "USERNAME": "gateway",
+    "PASSWORD": "s3cret-pw",
+    "PROJECT_ID": PROJECT_ID,
+    "USER_DOMAIN_NAME": "Default",
+    "APP_SECRET_KEY": "test-secret",
+}
+
+
+def load_fixture(name: str) -> Any:
+    return json.loads((FIXTURES / name).read_text())
+
+
+def make_token(
+    catalog: Mapping[str, tuple[str, str]] = CATALOG,
+    interfaces: tuple[str, ...] = ("public",),
+    user_id: str = USER_ID,
+    user_name: str = "gateway",
+    project_id: str = PROJECT_ID,
+    **kwargs: Any,
+) -> ks_fixture.V3Token:
+    """Keystone's token body, with ``catalog``'s endpoints in RegionOne on each of ``interfaces``."""
+    kwargs.setdefault("project_name", "demo")
+    token = ks_fixture.V3Token(user_id=user_id, user_name=user_name, project_id=project_id, **kwargs)
+    for kind, (name, url) in catalog.items():
+        token.add_service(kind, name=name).add_standard_endpoints(region="RegionOne", **dict.fromkeys(interfaces, url))
+    return token
 
 
 def new_id() -> str:
     return str(uuid.uuid4())
 
 
-def make_fake_flavor(flavor_id: str = "1", name: str = "m1.tiny", **overrides: Any) -> dict[str, Any]:
+def nova_bookmark(nova: str, path: str) -> dict[str, str]:
+    """Nova's bookmark link: ``path`` under the unversioned form of the endpoint ``nova``."""
+    return {"rel": "bookmark", "href": f"{nova.removesuffix('/v2.1')}/{path}"}
+
+
+def nova_links(nova: str, path: str) -> list[dict[str, str]]:
+    return [{"rel": "self", "href": f"{nova}/{path}"}, nova_bookmark(nova, path)]
+
+
+def make_fake_flavor(flavor_id: str = "1", name: str = "m1.tiny", nova: str = NOVA, **overrides: Any) -> dict[str, Any]:
     flavor = {
         "id": flavor_id,
         "name": name,
@@ -32,10 +98,7 @@ def make_fake_flavor(flavor_id: str = "1", name: str = "m1.tiny", **overrides: A
         "rxtx_factor": 1.0,
         "description": None,
         "extra_specs": {},
-        "links": [
-            {"rel": "self", "href": f"{NOVA}/flavors/{flavor_id}"},
-            {"rel": "bookmark", "href": f"http://nova.test/flavors/{flavor_id}"},
-        ],
+        "links": nova_links(nova, f"flavors/{flavor_id}"),
     }
     flavor.update(overrides)
     return flavor
@@ -45,10 +108,15 @@ def make_fake_server(
     server_id: str | None = None,
     name: str = "vm-1",
     status: str = "ACTIVE",
-    image_id: str | None = "8c6b7d4e-0f5e-4a8e-9a55-2d1b1f0f3a21",
+    image_id: str | None = IMAGE_ID,
+    nova: str = NOVA,
+    addresses: dict[str, list[dict[str, Any]]] | None = None,
     **overrides: Any,
 ) -> dict[str, Any]:
+    """A server as Nova shows it; ``addresses`` defaults to one fixed IPv4 on "private" (none while BUILD)."""
     server_id = server_id or new_id()
+    if addresses is None:
+        addresses = {"private": [fixed_address("10.0.0.12")]} if status != "BUILD" else {}
     vm_state = {"ACTIVE": "active", "BUILD": "building", "ERROR": "error", "SHUTOFF": "stopped"}[status]
     server = {
         "id": server_id,
@@ -58,12 +126,7 @@ def make_fake_server(
         "user_id": USER_ID,
         "metadata": {},
         "hostId": "0e3fcd6a1a7a2c4f5d5e7a3a1cbe1f6d8d7c2a8e0f9b4c1e2d3a4b5c",
-        "image": {
-            "id": image_id,
-            "links": [{"rel": "bookmark", "href": f"http://nova.test/images/{image_id}"}],
-        }
-        if image_id
-        else "",
+        "image": {"id": image_id, "links": [nova_bookmark(nova, f"images/{image_id}")]} if image_id else "",
         "flavor": {
             "vcpus": 1,
             "ram": 512,
@@ -75,24 +138,10 @@ def make_fake_server(
         },
         "created": "2026-11-02T09:14:03Z",
         "updated": "2026-11-02T09:14:09Z",
-        "addresses": {
-            "private": [
-                {
-                    "version": 4,
-                    "addr": "10.0.0.12",
-                    "OS-EXT-IPS:type": "fixed",
-                    "OS-EXT-IPS-MAC:mac_addr": "fa:16:3e:4c:2c:30",
-                }
-            ]
-        }
-        if status != "BUILD"
-        else {},
+        "addresses": addresses,
         "accessIPv4": "",
         "accessIPv6": "",
-        "links": [
-            {"rel": "self", "href": f"{NOVA}/servers/{server_id}"},
-            {"rel": "bookmark", "href": f"http://nova.test/servers/{server_id}"},
-        ],
+        "links": nova_links(nova, f"servers/{server_id}"),
         "OS-DCF:diskConfig": "MANUAL",
         "progress": 0,
         "OS-EXT-AZ:availability_zone": "nova",
@@ -122,15 +171,17 @@ def make_fake_server(
     return server
 
 
+def fixed_address(addr: str, mac: str = "fa:16:3e:4c:2c:30") -> dict[str, Any]:
+    """One fixed IPv4 address of a server, as in its ``addresses``."""
+    return {"version": 4, "addr": addr, "OS-EXT-IPS:type": "fixed", "OS-EXT-IPS-MAC:mac_addr": mac}
+
+
 def make_create_response(server_id: str) -> dict[str, Any]:
     """Nova's 202 body for POST /servers: only the id and a few extras."""
     return {
         "server": {
             "id": server_id,
-            "links": [
-                {"rel": "self", "href": f"{NOVA}/servers/{server_id}"},
-                {"rel": "bookmark", "href": f"http://nova.test/servers/{server_id}"},
-            ],
+            "links": nova_links(NOVA, f"servers/{server_id}"),
             "OS-DCF:diskConfig": "MANUAL",
             "security_groups": [{"name": "default"}],
             "adminPass": "kB8xQvR3pLm2",
@@ -195,6 +246,12 @@ def make_fake_network(network_id: str | None = None, name: str = "private", **ov
     }
     network.update(overrides)
     return network
+
+
+IMAGE = make_fake_image(IMAGE_ID, "cirros")
+NETWORK = make_fake_network(NETWORK_ID, "private")
+# POST /api/v1/server's body by ids: web-1 of IMAGE, flavor 1 (m1.tiny) and NETWORK.
+CREATE = {"name": "web-1", "image_id": IMAGE_ID, "flavor_id": "1", "network_id": NETWORK_ID}
 
 
 def nova_error(status: int, message: str) -> dict[str, Any]:
@@ -307,3 +364,109 @@ def make_remote_console(protocol: str = "vnc", kind: str = "novnc", url: str | N
     """Nova's answer to POST /servers/{id}/remote-consoles (microversion 2.8+)."""
     url = url or "http://nova.test:6080/vnc_auto.html?path=%3Ftoken%3Dd5b1c3c4-2e5f-4f3a-9d0b-5c1e2f3a4b5c"
     return {"remote_console": {"protocol": protocol, "type": kind, "url": url}}
+
+
+# -- the fake cloud of the wire tests -------------------------------------------------
+
+
+class FakeCloud:
+    """Keystone, Nova, Glance and Neutron as requests-mock answers.
+
+    Discovery and the token are registered up front; each test registers
+    the calls it expects and then reads what was sent from ``history``.
+    """
+
+    def __init__(self, mocker: requests_mock.Mocker) -> None:
+        self.mocker = mocker
+        self.token_request = mocker.post(
+            f"{KEYSTONE}/auth/tokens", status_code=201, json=self.make_token(), headers={"X-Subject-Token": TOKEN}
+        )
+        # Read only by clouds.yaml's generic "password" plugin; v3password skips it.
+        mocker.get(KEYSTONE, json=load_fixture("keystone_v3.json"))
+        mocker.get(NOVA, json=load_fixture("nova_version_v2.1.json"))
+        mocker.get(f"{GLANCE}/", status_code=300, json=load_fixture("glance_versions.json"))
+        # openstacksdk appends /v2.0 to Neutron's catalog URL and reads that.
+        mocker.get(f"{NEUTRON}/v2.0", json=load_fixture("neutron_v2.0.json"))
+
+    make_token = staticmethod(make_token)
+
+    # -- registering answers ---------------------------------------------------
+
+    def on(self, method: str, url: str, status: int = 200, body: Any = None, **kwargs: Any) -> Any:
+        if "exc" in kwargs:
+            return self.mocker.register_uri(method, url, **kwargs)
+        headers = {"x-openstack-request-id": "req-upstream-1"}
+        if body is not None:
+            kwargs["json"] = body
+            headers["Content-Type"] = "application/json"
+        return self.mocker.register_uri(method, url, status_code=status, headers=headers, **kwargs)
+
+    def nova(self, method: str, path: str, status: int = 200, body: Any = None, **kwargs: Any) -> Any:
+        return self.on(method, f"{NOVA}{path}", status, body, **kwargs)
+
+    def glance(self, method: str, path: str, status: int = 200, body: Any = None, **kwargs: Any) -> Any:
+        return self.on(method, f"{GLANCE}/v2{path}", status, body, **kwargs)
+
+    def neutron(self, method: str, path: str, status: int = 200, body: Any = None, **kwargs: Any) -> Any:
+        return self.on(method, f"{NEUTRON}/v2.0{path}", status, body, **kwargs)
+
+    def user_token(self, token: str, user_name: str, project_id: str, **kwargs: Any) -> Any:
+        """Keystone validating a caller's ``token`` (GET /v3/auth/tokens, the token authenticating itself)."""
+        body = self.make_token(user_id=f"{user_name}-id", user_name=user_name, project_id=project_id, **kwargs)
+        return self.mocker.get(
+            f"{KEYSTONE}/auth/tokens",
+            request_headers={"X-Auth-Token": token, "X-Subject-Token": token},
+            json=body,
+            headers={"X-Subject-Token": token, "x-openstack-request-id": "req-keystone-validate"},
+        )
+
+    def keystone_refuses_tokens(self, status: int = 401) -> Any:
+        """Keystone's answer to any token it does not know (its 404 message quotes the token)."""
+        messages = {
+            401: lambda _: "The request you have made requires authentication.",
+            404: lambda request: f"Could not find token: {request.headers['X-Subject-Token']}",
+        }
+        return self.mocker.get(
+            f"{KEYSTONE}/auth/tokens",
+            status_code=status,
+            json=lambda request, _: {"error": {"code": status, "message": messages[status](request), "title": "x"}},
+            headers={"x-openstack-request-id": "req-keystone-refused"},
+        )
+
+    def validations(self) -> int:
+        return len([r for r in self.history if r.method == "GET" and r.url == f"{KEYSTONE}/auth/tokens"])
+
+    def glance_missing(self, image_id: str) -> Any:
+        html = (
+            "<html>\n <head>\n  <title>404 Not Found</title>\n </head>\n <body>\n  <h1>404 Not Found</h1>\n"
+            f"  No image found with ID {image_id}<br /><br />\n\n\n </body>\n</html>"
+        )
+        return self.mocker.get(
+            f"{GLANCE}/v2/images/{image_id}",
+            status_code=404,
+            text=html,
+            headers={"Content-Type": "text/html; charset=UTF-8", "x-openstack-request-id": "req-glance-404"},
+        )
+
+    # -- reading what we sent ----------------------------------------------------
+
+    @property
+    def history(self) -> list[Any]:
+        return self.mocker.request_history
+
+    def sent(self, method: str | None = None, host: str | None = None) -> list[str]:
+        """The requests sent, as "METHOD url" strings, optionally filtered."""
+        return [
+            f"{r.method} {r.url}"
+            for r in self.history
+            if (method is None or r.method == method) and (host is None or r.hostname == host)
+        ]
+
+    def api_calls(self) -> list[str]:
+        """What was sent apart from the token and version discovery."""
+        discovery = {NOVA, f"{GLANCE}/", f"{NEUTRON}/v2.0"}
+        return [
+            f"{r.method} {r.url}"
+            for r in self.history
+            if r.url not in discovery and not r.url.startswith(f"{KEYSTONE}/auth/tokens")
+        ]

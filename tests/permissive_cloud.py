@@ -21,9 +21,17 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 import requests_mock
 
-from tests.conftest import GLANCE, KEYSTONE, NEUTRON, NOVA, TOKEN, FakeCloud, load_fixture
 from tests.fakes import (
+    GLANCE,
+    IMAGE,
+    KEYSTONE,
+    NETWORK,
+    NEUTRON,
+    NOVA,
+    TOKEN,
+    FakeCloud,
     invalid_state_error,
+    load_fixture,
     make_create_response,
     make_fake_flavor,
     make_fake_image,
@@ -36,9 +44,7 @@ from tests.fakes import (
     nova_error,
 )
 
-IMAGE = make_fake_image("8c6b7d4e-0f5e-4a8e-9a55-2d1b1f0f3a21", "cirros")
 FLAVORS = [make_fake_flavor("1", "m1.tiny"), make_fake_flavor("2", "m1.small", ram=2048, disk=20)]
-NETWORK = make_fake_network("f3a8c2de-5d41-4b8a-9a0e-7e4f1c2b9d10", "private")
 
 # What each action needs the server to be in, and leaves it in (Nova's state checks, simplified).
 ACTIONS = {

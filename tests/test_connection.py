@@ -1,7 +1,6 @@
 """The process's shared HTTP pool, over a real socket (requests-mock bypasses cookie handling)."""
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import ClassVar
 
 import pytest
@@ -9,6 +8,7 @@ import pytest
 from devstack_client.config import load
 from devstack_client.connection import CloudConnection
 from devstack_client.identity import resolve
+from tests.loopback import serving
 
 
 class SetsCookies(BaseHTTPRequestHandler):
@@ -27,13 +27,9 @@ class SetsCookies(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def upstream():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), SetsCookies)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     SetsCookies.received = []
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
+    with serving(SetsCookies) as url:
+        yield f"{url}/"
 
 
 def test_a_cookie_set_on_one_callers_request_never_rides_along_on_another(upstream):

@@ -4,8 +4,7 @@ import pytest
 
 from devstack_client import create_app
 from devstack_client.config import load
-from tests.conftest import CREDENTIALS
-from tests.fakes import make_create_response, make_fake_flavor, make_fake_server
+from tests.fakes import CREDENTIALS, make_create_response, make_fake_flavor, make_fake_server
 
 DASHBOARD = "https://dash.example.org"
 OTHER = "https://evil.example.net"

@@ -4,8 +4,7 @@ import pytest
 
 from devstack_client import create_app
 from devstack_client.config import ConfigError, load
-from tests.conftest import CREDENTIALS, KEYSTONE
-from tests.fakes import make_fake_flavor
+from tests.fakes import CREDENTIALS, KEYSTONE, make_fake_flavor
 
 
 def test_config_overrides_the_environment(monkeypatch):

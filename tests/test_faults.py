@@ -16,21 +16,23 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 import requests_mock
-from keystoneauth1 import fixture as ks_fixture
 
 from devstack_client import create_app
-from tests.conftest import CREDENTIALS, FIXTURES, GLANCE, NEUTRON, NOVA, FakeCloud
 from tests.fakes import (
+    CREATE,
+    CREDENTIALS,
+    FIXTURES,
+    GLANCE,
+    IMAGE,
+    NETWORK,
+    NEUTRON,
+    NOVA,
+    FakeCloud,
     make_fake_flavor,
-    make_fake_image,
-    make_fake_network,
     make_fake_server,
+    make_token,
     nova_error,
 )
-
-IMAGE = make_fake_image("8c6b7d4e-0f5e-4a8e-9a55-2d1b1f0f3a21", name="cirros")
-NETWORK = make_fake_network("f3a8c2de-5d41-4b8a-9a0e-7e4f1c2b9d10", name="private")
-CREATE = {"name": "web-1", "image_id": IMAGE["id"], "flavor_id": "1", "network_id": NETWORK["id"]}
 
 # -- Glance or Neutron down while Nova is up ------------------------------------------------------------
 
@@ -115,7 +117,7 @@ def test_a_gateway_started_while_glance_or_neutron_is_down_serves_nova_and_recov
 
 
 def test_nova_500_on_create_is_502_with_nova_request_id(client, cloud):
-    """What real Nova answers to a create while Neutron is down (see the cloud test)."""
+    """What real Nova answers to a create while Neutron is down (tests/cloud/test_cloud_neutron_outage.py)."""
     message = (
         "Unexpected API Error. Please contact the administrator\n"
         "<class 'keystoneauth1.exceptions.connection.ConnectFailure'>"
@@ -192,10 +194,12 @@ class RevokingCloud(ThreadingHTTPServer):
         return text.encode()
 
     def token(self) -> dict:
-        body = ks_fixture.V3Token(user_id="u", user_name="gateway", project_id="p", project_name="demo")
-        for kind, url in (("compute", f"{self.url}/v2.1"), ("image", self.url), ("network", self.url)):
-            body.add_service(kind).add_standard_endpoints(public=url, region="RegionOne")
-        return body
+        catalog = {
+            "compute": ("nova", f"{self.url}/v2.1"),
+            "image": ("glance", self.url),
+            "network": ("neutron", self.url),
+        }
+        return make_token(catalog, user_id="u", project_id="p")
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -6,8 +6,7 @@ from devstack_client import create_app
 from devstack_client.config import load
 from devstack_client.errors import CredentialsMissing
 from devstack_client.identity import resolve
-from tests.conftest import KEYSTONE
-from tests.fakes import PROJECT_ID, make_fake_flavor
+from tests.fakes import KEYSTONE, PROJECT_ID, make_fake_flavor
 
 OWN = {"AUTH_URL": KEYSTONE, "USERNAME": "own-user", "PASSWORD": "pw", "PROJECT_ID": PROJECT_ID}
 OPENRC = {

@@ -10,8 +10,7 @@ import pytest
 
 from devstack_client import create_app, observe
 from devstack_client.config import load
-from tests.conftest import CREDENTIALS, TOKEN
-from tests.fakes import make_fake_flavor, make_fake_server
+from tests.fakes import CREDENTIALS, TOKEN, make_fake_flavor, make_fake_server
 
 CALLER_ID = "req-6b0a2a53-3b7e-4b58-9c44-6d4a0d3c3f0e"
 

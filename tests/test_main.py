@@ -2,12 +2,11 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -18,6 +17,7 @@ from devstack_client import metrics
 from devstack_client.apikeys import new_key
 from devstack_client.config import bind_problem, load
 from devstack_client.main import Server, gunicorn_options, main, metrics_directory, parse_args
+from tests.loopback import free_port, serving
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -138,12 +138,6 @@ def test_a_bad_key_file_exits_2(monkeypatch, capsys, tmp_path):
     assert f"API_KEYS_FILE {keys}, line 1: expected" in capsys.readouterr().err
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Gateway:
     """The gateway as its own process (and process group), on a free port."""
 
@@ -233,12 +227,8 @@ class SlowKeystone(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def slow_keystone():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), SlowKeystone)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v3"
-    server.shutdown()
-    server.server_close()
+    with serving(SlowKeystone) as url:
+        yield f"{url}/v3"
 
 
 def test_sigterm_lets_the_request_in_flight_finish(start, slow_keystone):

@@ -10,11 +10,7 @@ from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from devstack_client import metrics
-from tests.fakes import make_create_response, make_fake_flavor, make_fake_server
-
-IMAGE = "8c6b7d4e-0f5e-4a8e-9a55-2d1b1f0f3a21"
-NETWORK = "f3a8c2de-5d41-4b8a-9a0e-7e4f1c2b9d10"
-CREATE = {"name": "web-1", "image_id": IMAGE, "flavor_id": "1", "network_id": NETWORK}
+from tests.fakes import CREATE, make_create_response, make_fake_flavor, make_fake_server
 
 
 def value(name, **labels):

@@ -8,7 +8,7 @@ from openapi_spec_validator.validation import OpenAPIV2SpecValidator
 
 from devstack_client import create_app, openapi
 from devstack_client.main import main
-from tests.conftest import CREDENTIALS
+from tests.fakes import CREDENTIALS
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKED_IN = ROOT / openapi.CHECKED_IN

@@ -6,8 +6,14 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from devstack_client import create_app
-from tests.conftest import KEYSTONE
-from tests.fakes import make_create_response, make_fake_flavor, make_fake_image, make_fake_network, make_fake_server
+from tests.fakes import (
+    KEYSTONE,
+    make_create_response,
+    make_fake_flavor,
+    make_fake_image,
+    make_fake_network,
+    make_fake_server,
+)
 
 FORM = re.compile(r"^req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 CALLER_ID = "req-6b0a2a53-3b7e-4b58-9c44-6d4a0d3c3f0e"

@@ -2,8 +2,16 @@
 
 from concurrent.futures import ThreadPoolExecutor
 
-from tests.conftest import GLANCE, KEYSTONE, NEUTRON, NOVA
-from tests.fakes import make_fake_flavor, make_fake_image, make_fake_network, make_fake_server
+from tests.fakes import (
+    GLANCE,
+    KEYSTONE,
+    NEUTRON,
+    NOVA,
+    make_fake_flavor,
+    make_fake_image,
+    make_fake_network,
+    make_fake_server,
+)
 
 
 def test_first_call_warms_up_then_no_token_or_discovery(client, cloud):

@@ -6,14 +6,11 @@ import pytest
 
 from devstack_client import create_app
 from devstack_client.apikeys import new_key
-from tests.conftest import CREDENTIALS, NOVA
-from tests.fakes import make_create_response, make_fake_flavor, make_fake_server
+from tests.fakes import CREATE, CREDENTIALS, NOVA, SERVER_ID, make_create_response, make_fake_flavor, make_fake_server
 
 READER, READER_LINE = new_key("reader", "dashboard")
 OPERATOR, OPERATOR_LINE = new_key("operator", "ci bot")
 CHALLENGE = 'Bearer realm="devstack-client"'
-SERVER_ID = "2b1f6c0e-8a4d-4c2e-9f3b-7d5e1a0c9b84"
-CREATE = {"name": "web-1", "image_id": "8c6b7d4e-0f5e-4a8e-9a55-2d1b1f0f3a21", "flavor_id": "1", "network_id": "n1"}
 
 
 def bearer(key):

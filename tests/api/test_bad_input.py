@@ -15,10 +15,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import KEYSTONE
+from tests.fakes import KEYSTONE, SERVER_ID
 from tests.permissive_cloud import PermissiveCloud
 
-SERVER_ID = "2b1f6c0e-8a4d-4c2e-9f3b-7d5e1a0c9b84"
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 
 # One valid body per endpoint that reads one; each case spoils it in one way.

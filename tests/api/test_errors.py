@@ -7,8 +7,7 @@ import requests
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from devstack_client import create_app
-from tests.conftest import CREDENTIALS, KEYSTONE, NOVA
-from tests.fakes import make_fake_flavor, nova_error
+from tests.fakes import CREATE, CREDENTIALS, KEYSTONE, NOVA, make_fake_flavor, nova_error
 
 
 def test_no_credentials_is_403_naming_the_variables(cloud):
@@ -118,10 +117,6 @@ def test_a_get_is_sent_again_only_once(client, cloud):
 
     assert (response.status_code, response.json["code"]) == (503, "upstream_unreachable")
     assert flavors.call_count == 2
-
-
-CREATE = {"name": "web-1", "image_id": "8c6b7d4e-0f5e-4a8e-9a55-2d1b1f0f3a21", "flavor_id": "1",
-          "network_id": "f3a8c2de-5d41-4b8a-9a0e-7e4f1c2b9d10"}  # fmt: skip
 
 
 def test_a_create_on_a_dropped_connection_is_never_sent_again_and_may_exist(client, cloud):

@@ -1,5 +1,4 @@
-from tests.conftest import NOVA
-from tests.fakes import make_fake_flavor, nova_error
+from tests.fakes import NOVA, make_fake_flavor, nova_error
 
 FLAVORS = [make_fake_flavor("1", "m1.tiny"), make_fake_flavor("2", "m1.small", ram=2048, vcpus=1, disk=20, swap="")]
 

@@ -30,7 +30,7 @@ from devstack_client import create_app
 from devstack_client.apikeys import new_key
 from devstack_client.config import SETTINGS
 from tests.checks import configure, error_has_code_and_message, json_or_no_content, no_upstream_500
-from tests.conftest import CREDENTIALS, FakeCloud
+from tests.fakes import CREDENTIALS, FakeCloud
 from tests.permissive_cloud import PermissiveCloud
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "60"))

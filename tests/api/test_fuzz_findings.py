@@ -5,8 +5,7 @@ from __future__ import annotations
 import requests
 
 from devstack_client import create_app
-from tests.conftest import KEYSTONE
-from tests.fakes import make_fake_flavor, neutron_error
+from tests.fakes import KEYSTONE, make_fake_flavor, neutron_error
 
 
 def spec(client):

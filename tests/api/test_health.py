@@ -6,12 +6,20 @@ import re
 import pytest
 import requests
 import requests_mock
-from keystoneauth1 import fixture as ks_fixture
 
 from devstack_client import create_app
 from devstack_client.api import health
-from tests.conftest import CREDENTIALS, GLANCE, KEYSTONE, NEUTRON, NOVA, TOKEN, load_fixture
-from tests.fakes import PROJECT_ID, USER_ID
+from tests.fakes import (
+    CATALOG,
+    CREDENTIALS,
+    GLANCE,
+    KEYSTONE,
+    NEUTRON,
+    NOVA,
+    TOKEN,
+    load_fixture,
+    make_token,
+)
 
 # Past the token and discovery (cloud.api_calls() leaves those out), and the
 # validation of our own token (GET /v3/auth/tokens, also left out).
@@ -163,10 +171,7 @@ def test_not_ready_when_the_password_changed_and_the_token_was_revoked(client, c
 
 @pytest.mark.parametrize("missing", ["compute", "image", "network"])
 def test_not_ready_when_a_service_is_missing_from_the_catalog(client, cloud, missing):
-    token = ks_fixture.V3Token(user_id=USER_ID, user_name="gateway", project_id=PROJECT_ID, project_name="demo")
-    for kind, url in (("compute", NOVA), ("image", GLANCE), ("network", NEUTRON), ("identity", KEYSTONE)):
-        if kind != missing:
-            token.add_service(kind).add_standard_endpoints(public=url, region="RegionOne")
+    token = make_token({kind: service for kind, service in CATALOG.items() if kind != missing})
     cloud.mocker.post(f"{KEYSTONE}/auth/tokens", status_code=201, json=token, headers={"X-Subject-Token": TOKEN})
     openstack_answers(cloud)
     cloud.mocker.get(f"{KEYSTONE}/auth/tokens", json=token, headers={"X-Subject-Token": TOKEN})
@@ -181,9 +186,7 @@ def test_not_ready_when_a_service_is_missing_from_the_catalog(client, cloud, mis
 
 
 def test_an_api_call_names_the_missing_service_too(client, cloud):
-    token = ks_fixture.V3Token(user_id=USER_ID, project_id=PROJECT_ID)
-    for kind, url in (("compute", NOVA), ("network", NEUTRON), ("identity", KEYSTONE)):
-        token.add_service(kind).add_standard_endpoints(public=url, region="RegionOne")
+    token = make_token({kind: service for kind, service in CATALOG.items() if kind != "image"})
     cloud.mocker.post(f"{KEYSTONE}/auth/tokens", status_code=201, json=token, headers={"X-Subject-Token": TOKEN})
 
     response = client.get("/api/v1/flavor")

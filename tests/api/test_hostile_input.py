@@ -14,8 +14,9 @@ import pytest
 
 from devstack_client import create_app
 from tests.api.test_bad_input import BODIES, ID_BODIES, ID_OPERATIONS, assert_refused
-from tests.conftest import CREDENTIALS, GLANCE
 from tests.fakes import (
+    CREDENTIALS,
+    GLANCE,
     make_fake_flavor,
     make_fake_image,
     make_fake_limits,

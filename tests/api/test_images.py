@@ -1,7 +1,6 @@
 import pytest
 
-from tests.conftest import GLANCE
-from tests.fakes import make_fake_image
+from tests.fakes import GLANCE, make_fake_image
 
 LIST_BODY = {"first": "/v2/images", "schema": "/v2/schemas/images"}
 

@@ -6,8 +6,7 @@ import pytest
 
 from devstack_client import create_app
 from tests.api.test_user_tokens import ALICE, ALICE_PROJECT, BOB, BOB_PROJECT, as_user
-from tests.conftest import CREDENTIALS
-from tests.fakes import make_fake_server, nova_error
+from tests.fakes import CREDENTIALS, make_fake_server, nova_error
 
 ALICE_VM = make_fake_server(name="alice-vm", tenant_id=ALICE_PROJECT)
 BOB_VM = make_fake_server(name="bob-vm", tenant_id=BOB_PROJECT)

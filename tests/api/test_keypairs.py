@@ -4,14 +4,7 @@ import logging
 import pytest
 import requests
 
-from tests.conftest import NOVA
-from tests.fakes import (
-    PRIVATE_KEY,
-    SSH_FINGERPRINT,
-    SSH_PUBLIC_KEY,
-    make_fake_keypair,
-    nova_error,
-)
+from tests.fakes import NOVA, PRIVATE_KEY, SSH_FINGERPRINT, SSH_PUBLIC_KEY, make_fake_keypair, nova_error
 
 # Nova 34's own words, captured from the test cloud at microversion 2.79.
 DUPLICATE = "Key pair 'my-key' already exists."

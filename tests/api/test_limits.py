@@ -1,7 +1,6 @@
 import pytest
 
-from tests.conftest import NOVA
-from tests.fakes import make_fake_flavor, make_fake_keypair, make_fake_limits, nova_error
+from tests.fakes import NOVA, make_fake_flavor, make_fake_keypair, make_fake_limits, nova_error
 
 FLAVORS = [
     make_fake_flavor("1", "m1.tiny", vcpus=1, ram=512),

@@ -1,5 +1,4 @@
-from tests.conftest import NEUTRON
-from tests.fakes import make_fake_network, neutron_error
+from tests.fakes import NEUTRON, make_fake_network, neutron_error
 
 
 def test_list_networks(client, cloud):

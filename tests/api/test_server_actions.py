@@ -2,8 +2,9 @@
 
 import pytest
 
-from tests.conftest import NOVA
 from tests.fakes import (
+    NOVA,
+    SERVER_ID,
     invalid_state_error,
     make_fake_server,
     make_fake_server_in,
@@ -12,8 +13,7 @@ from tests.fakes import (
     nova_not_implemented,
 )
 
-SERVER_ID = "2b1f6c0e-8a4d-4c2e-9f3b-7d5e1a0c9b84"
-IMAGE_ID = "7d3c2b1a-0f9e-4d8c-b7a6-5e4d3c2b1a09"
+SNAPSHOT_ID = "7d3c2b1a-0f9e-4d8c-b7a6-5e4d3c2b1a09"  # the image Nova makes of SERVER_ID
 ACTION = f"/servers/{SERVER_ID}/action"
 
 
@@ -59,7 +59,7 @@ def test_action_sends_novas_body_and_answers_202(client, cloud, request_body, no
 
 
 def test_snapshot_answers_the_image_and_its_location(client, cloud):
-    post = cloud.nova("POST", ACTION, status=202, body={"image_id": IMAGE_ID})
+    post = cloud.nova("POST", ACTION, status=202, body={"image_id": SNAPSHOT_ID})
 
     response = client.post(f"/api/v1/server/{SERVER_ID}/action", json={"action": "snapshot", "name": "web-1-snap"})
 
@@ -69,9 +69,9 @@ def test_snapshot_answers_the_image_and_its_location(client, cloud):
         "action": "snapshot",
         "type": None,
         "target_status": None,
-        "image_id": IMAGE_ID,
+        "image_id": SNAPSHOT_ID,
     }
-    assert response.headers["Location"] == f"/api/v1/image/{IMAGE_ID}"
+    assert response.headers["Location"] == f"/api/v1/image/{SNAPSHOT_ID}"
     assert post.last_request.json() == {"createImage": {"name": "web-1-snap", "metadata": {}}}
 
 

@@ -9,20 +9,22 @@ import requests
 from devstack_client import create_app
 from devstack_client.services import launch
 from devstack_client.services.launch import DIGEST_METADATA, SETTLED_METADATA, key_tag, request_digest
-from tests.conftest import CREDENTIALS, NOVA
 from tests.fakes import (
+    CREATE,
+    CREDENTIALS,
+    IMAGE_ID,
+    NETWORK,
+    NOVA,
     make_create_response,
     make_fake_flavor,
     make_fake_image,
-    make_fake_network,
     make_fake_server,
     nova_error,
 )
 
-IMAGE = make_fake_image("8c6b7d4e-0f5e-4a8e-9a55-2d1b1f0f3a21", name="cirros", size=21430272, min_ram=256)
+# cirros as the tests of its size checks see it: it needs 256 MB of RAM (m1.tiny has 512)
+IMAGE_MIN_RAM_256 = make_fake_image(IMAGE_ID, name="cirros", min_ram=256)
 FLAVOR = make_fake_flavor("1", "m1.tiny")
-NETWORK = make_fake_network("f3a8c2de-5d41-4b8a-9a0e-7e4f1c2b9d10", name="private")
-BY_ID = {"name": "web-1", "image_id": IMAGE["id"], "flavor_id": "1", "network_id": NETWORK["id"]}
 BY_NAME = {"name": "web-1", "image": "cirros", "flavor": "m1.tiny", "network": "private"}
 
 
@@ -51,7 +53,7 @@ def nova_limits(instances=(0, 10), cores=(0, 20), ram=(0, 51200)):
 @pytest.fixture
 def names(cloud):
     """Image, flavor and network, findable by name."""
-    cloud.glance("GET", "/images?name=eq:cirros", body={"images": [IMAGE]}, complete_qs=True)
+    cloud.glance("GET", "/images?name=eq:cirros", body={"images": [IMAGE_MIN_RAM_256]}, complete_qs=True)
     cloud.nova("GET", "/flavors/m1.tiny", status=404, body=nova_error(404, "Flavor m1.tiny could not be found."))
     cloud.nova("GET", "/flavors/detail", body={"flavors": [FLAVOR]})
     cloud.neutron("GET", "/networks?name=private", body={"networks": [NETWORK]}, complete_qs=True)
@@ -76,7 +78,7 @@ def test_create_by_names_resolves_them(client, cloud, names, nova_creates):
 
     assert response.status_code == 201
     assert nova_creates.last_request.json() == {
-        "server": {"name": "web-1", "imageRef": IMAGE["id"], "flavorRef": "1", "networks": [{"uuid": NETWORK["id"]}]}
+        "server": {"name": "web-1", "imageRef": IMAGE_ID, "flavorRef": "1", "networks": [{"uuid": NETWORK["id"]}]}
     }
 
 
@@ -84,7 +86,7 @@ def test_create_with_every_option(client, cloud, nova_creates):
     response = client.post(
         "/api/v1/server",
         json={
-            **BY_ID,
+            **CREATE,
             "key_name": "my-key",
             "user_data": "#!/bin/sh\necho hé\n",
             "security_groups": ["default", "web"],
@@ -118,7 +120,7 @@ def test_create_by_unknown_name_is_400_naming_the_field(client, cloud):
     [({"metadata": {"a": 1}}, "metadata.a"), ({"security_groups": "default"}, "security_groups")],
 )
 def test_create_option_types_are_checked(client, cloud, extra, field):
-    response = client.post("/api/v1/server", json={**BY_ID, **extra})
+    response = client.post("/api/v1/server", json={**CREATE, **extra})
 
     assert response.status_code == 400
     assert [e["field"] for e in response.json["errors"]] == [field]
@@ -139,7 +141,7 @@ def test_wait_answers_once_active(client, cloud, fast_polls):
         ],
     )
 
-    response = client.post("/api/v1/server?wait=true&timeout=30", json=BY_ID)
+    response = client.post("/api/v1/server?wait=true&timeout=30", json=CREATE)
 
     assert response.status_code == 201
     assert response.json["status"] == "ACTIVE"
@@ -151,7 +153,7 @@ def test_wait_answers_the_fault_when_the_build_fails(client, cloud, fast_polls):
     cloud.nova("POST", "/servers", status=202, body=make_create_response(server_id))
     cloud.nova("GET", f"/servers/{server_id}", body={"server": make_fake_server(server_id, status="ERROR")})
 
-    response = client.post("/api/v1/server?wait=1", json=BY_ID)
+    response = client.post("/api/v1/server?wait=1", json=CREATE)
 
     assert response.status_code == 502
     assert response.json["code"] == "build_failed"
@@ -161,7 +163,7 @@ def test_wait_answers_the_fault_when_the_build_fails(client, cloud, fast_polls):
 
 
 def test_wait_gives_up_after_the_timeout_with_202(client, cloud, nova_creates, fast_polls):
-    response = client.post("/api/v1/server?wait=true&timeout=1", json=BY_ID)
+    response = client.post("/api/v1/server?wait=true&timeout=1", json=CREATE)
 
     assert response.status_code == 202
     assert response.json["status"] == "BUILD"
@@ -170,7 +172,7 @@ def test_wait_gives_up_after_the_timeout_with_202(client, cloud, nova_creates, f
 
 @pytest.mark.parametrize("query", ["wait=maybe", "timeout=0", "timeout=301", "dry_run=2", "force=true"])
 def test_bad_create_queries_are_400(client, cloud, query):
-    response = client.post(f"/api/v1/server?{query}", json=BY_ID)
+    response = client.post(f"/api/v1/server?{query}", json=CREATE)
 
     assert response.status_code == 400
     assert response.json["code"] == "invalid_request"
@@ -182,7 +184,7 @@ def test_bad_create_queries_are_400(client, cloud, query):
 KEY = "order-7f3c"
 
 
-def keyed_server(server_id, body=BY_ID, age=timedelta(minutes=1), **overrides):
+def keyed_server(server_id, body=CREATE, age=timedelta(minutes=1), **overrides):
     created = (datetime.now(UTC) - age).strftime("%Y-%m-%dT%H:%M:%SZ")
     return make_fake_server(
         server_id,
@@ -210,13 +212,13 @@ def test_first_request_with_a_key_tags_the_server(client, cloud, nova_creates, s
     )
     settled = cloud.nova("PUT", f"/servers/{server_id}/metadata/{SETTLED_METADATA}", body={"meta": {}})
 
-    response = client.post("/api/v1/server", json=BY_ID, headers={"Idempotency-Key": KEY})
+    response = client.post("/api/v1/server", json=CREATE, headers={"Idempotency-Key": KEY})
 
     assert response.status_code == 201
     assert "Idempotent-Replayed" not in response.headers
     sent = nova_creates.last_request.json()["server"]
     assert sent["tags"] == [key_tag(KEY)]
-    assert sent["metadata"] == {DIGEST_METADATA: request_digest(BY_ID)}
+    assert sent["metadata"] == {DIGEST_METADATA: request_digest(CREATE)}
     assert tagged.call_count == 2  # before, and after to settle a race
     assert settle_waits == [2.0]  # IDEMPOTENCY_SETTLE_SECONDS, before looking for twins
     assert settled.last_request.json() == {"meta": {SETTLED_METADATA: "true"}}
@@ -231,7 +233,7 @@ def test_the_settle_wait_is_a_setting(cloud, nova_creates, settle_waits):
     )
     cloud.nova("PUT", f"/servers/{server_id}/metadata/{SETTLED_METADATA}", body={"meta": {}})
 
-    response = client.post("/api/v1/server", json=BY_ID, headers={"Idempotency-Key": KEY})
+    response = client.post("/api/v1/server", json=CREATE, headers={"Idempotency-Key": KEY})
 
     assert response.status_code == 201
     assert settle_waits == [0.0]
@@ -241,7 +243,7 @@ def test_a_retry_with_the_same_key_returns_the_first_server(client, cloud, nova_
     first = keyed_server("6a1e3d1c-6a11-4d0b-8a7e-1f6b1b9c3a55")
     cloud.nova("GET", f"/servers/detail?tags={key_tag(KEY)}", body={"servers": [first]})
 
-    response = client.post("/api/v1/server", json=BY_ID, headers={"Idempotency-Key": KEY})
+    response = client.post("/api/v1/server", json=CREATE, headers={"Idempotency-Key": KEY})
 
     assert response.status_code == 201
     assert response.headers["Idempotent-Replayed"] == "true"
@@ -250,10 +252,10 @@ def test_a_retry_with_the_same_key_returns_the_first_server(client, cloud, nova_
 
 
 def test_the_same_key_with_another_body_is_409(client, cloud, nova_creates):
-    first = keyed_server("6a1e3d1c-6a11-4d0b-8a7e-1f6b1b9c3a55", body={**BY_ID, "name": "other"})
+    first = keyed_server("6a1e3d1c-6a11-4d0b-8a7e-1f6b1b9c3a55", body={**CREATE, "name": "other"})
     cloud.nova("GET", f"/servers/detail?tags={key_tag(KEY)}", body={"servers": [first]})
 
-    response = client.post("/api/v1/server", json=BY_ID, headers={"Idempotency-Key": KEY})
+    response = client.post("/api/v1/server", json=CREATE, headers={"Idempotency-Key": KEY})
 
     assert response.status_code == 409
     assert response.json["code"] == "idempotency_key_reused"
@@ -268,7 +270,7 @@ def test_an_expired_key_creates_anew(client, cloud, nova_creates, settle_waits):
         "PUT", f"/servers/2b1f6c0e-8a4d-4c2e-9f3b-7d5e1a0c9b84/metadata/{SETTLED_METADATA}", body={"meta": {}}
     )
 
-    response = client.post("/api/v1/server", json=BY_ID, headers={"Idempotency-Key": KEY})
+    response = client.post("/api/v1/server", json=CREATE, headers={"Idempotency-Key": KEY})
 
     assert response.status_code == 201
     assert nova_creates.call_count == 1
@@ -283,7 +285,7 @@ def test_a_failed_settled_mark_still_answers_the_server(client, cloud, nova_crea
     )
     cloud.nova("PUT", f"/servers/{server_id}/metadata/{SETTLED_METADATA}", status=500, body=nova_error(500, "boom"))
 
-    response = client.post("/api/v1/server", json=BY_ID, headers={"Idempotency-Key": KEY})
+    response = client.post("/api/v1/server", json=CREATE, headers={"Idempotency-Key": KEY})
 
     assert (response.status_code, response.json["id"]) == (201, server_id)
 
@@ -298,7 +300,7 @@ def test_a_race_between_two_requests_with_one_key_keeps_the_oldest(client, cloud
     delete = cloud.nova("DELETE", f"/servers/{ours}", status=204)
     cloud.nova("GET", f"/servers/{theirs['id']}", body={"server": theirs})
 
-    response = client.post("/api/v1/server", json=BY_ID, headers={"Idempotency-Key": KEY})
+    response = client.post("/api/v1/server", json=CREATE, headers={"Idempotency-Key": KEY})
 
     assert response.status_code == 201
     assert response.json["id"] == theirs["id"]
@@ -319,7 +321,7 @@ def test_a_late_post_defers_to_the_settled_server_even_if_older(client, cloud, n
     delete = cloud.nova("DELETE", f"/servers/{ours}", status=204)
     cloud.nova("GET", f"/servers/{theirs['id']}", body={"server": theirs})
 
-    response = client.post("/api/v1/server", json=BY_ID, headers={"Idempotency-Key": KEY})
+    response = client.post("/api/v1/server", json=CREATE, headers={"Idempotency-Key": KEY})
 
     assert (response.status_code, response.json["id"]) == (201, theirs["id"])
     assert response.headers["Idempotent-Replayed"] == "true"
@@ -332,7 +334,7 @@ def test_a_retry_returns_the_settled_server_not_an_older_twin(client, cloud, nov
     settled["metadata"][SETTLED_METADATA] = "true"
     cloud.nova("GET", f"/servers/detail?tags={key_tag(KEY)}", body={"servers": [settled, older]})
 
-    response = client.post("/api/v1/server", json=BY_ID, headers={"Idempotency-Key": KEY})
+    response = client.post("/api/v1/server", json=CREATE, headers={"Idempotency-Key": KEY})
 
     assert (response.status_code, response.json["id"]) == (201, settled["id"])
     assert response.headers["Idempotent-Replayed"] == "true"
@@ -347,8 +349,8 @@ def test_a_lost_answer_is_found_by_the_retry(client, cloud, settle_waits):
     )
     post = cloud.nova("POST", "/servers", exc=requests.exceptions.ReadTimeout)
 
-    lost = client.post("/api/v1/server", json=BY_ID, headers={"Idempotency-Key": KEY})
-    retry = client.post("/api/v1/server", json=BY_ID, headers={"Idempotency-Key": KEY})
+    lost = client.post("/api/v1/server", json=CREATE, headers={"Idempotency-Key": KEY})
+    retry = client.post("/api/v1/server", json=CREATE, headers={"Idempotency-Key": KEY})
 
     assert lost.status_code == 504
     assert (retry.status_code, retry.json["id"]) == (201, server_id)
@@ -356,7 +358,7 @@ def test_a_lost_answer_is_found_by_the_retry(client, cloud, settle_waits):
 
 
 def test_an_overlong_key_is_400(client, cloud):
-    response = client.post("/api/v1/server", json=BY_ID, headers={"Idempotency-Key": "k" * 256})
+    response = client.post("/api/v1/server", json=CREATE, headers={"Idempotency-Key": "k" * 256})
 
     assert response.status_code == 400
     assert response.json["errors"][0]["field"] == "Idempotency-Key"
@@ -381,7 +383,7 @@ def test_dry_run_checks_everything_and_creates_nothing(client, cloud, names, fre
         "dry_run": True,
         "server": {
             "name": "web-1",
-            "image": {"id": IMAGE["id"], "name": "cirros"},
+            "image": {"id": IMAGE_ID, "name": "cirros"},
             "flavor": {"id": "1", "name": "m1.tiny", "vcpus": 1, "ram": 512, "disk": 1},
             "network": {"id": NETWORK["id"], "name": "private"},
             "key_name": "k",
@@ -396,12 +398,12 @@ def test_dry_run_checks_everything_and_creates_nothing(client, cloud, names, fre
 
 
 def test_dry_run_by_ids_looks_them_up(client, cloud, free_name):
-    cloud.glance("GET", f"/images/{IMAGE['id']}", body=IMAGE)
+    cloud.glance("GET", f"/images/{IMAGE_ID}", body=IMAGE_MIN_RAM_256)
     cloud.nova("GET", "/flavors/1", body={"flavor": FLAVOR})
     cloud.neutron("GET", f"/networks/{NETWORK['id']}", body={"network": NETWORK})
     cloud.nova("GET", "/limits", body=nova_limits())
 
-    response = client.post("/api/v1/server?dry_run=true", json=BY_ID)
+    response = client.post("/api/v1/server?dry_run=true", json=CREATE)
 
     assert response.status_code == 200
     assert response.json["server"]["image"]["name"] == "cirros"
@@ -440,7 +442,7 @@ def test_dry_run_with_a_taken_name_is_409(client, cloud, names):
     ],
 )
 def test_dry_run_checks_the_flavor_fits_the_image(client, cloud, free_name, flavor, message):
-    cloud.glance("GET", "/images?name=eq:cirros", body={"images": [IMAGE]}, complete_qs=True)
+    cloud.glance("GET", "/images?name=eq:cirros", body={"images": [IMAGE_MIN_RAM_256]}, complete_qs=True)
     cloud.nova("GET", "/flavors/small", body={"flavor": make_fake_flavor("small", "small", **flavor)})
     cloud.neutron("GET", "/networks?name=private", body={"networks": [NETWORK]}, complete_qs=True)
     cloud.nova("GET", "/limits", body=nova_limits())
@@ -454,7 +456,7 @@ def test_dry_run_checks_the_flavor_fits_the_image(client, cloud, free_name, flav
 
 
 def test_dry_run_checks_the_disk_against_image_size_and_min_disk(client, cloud, free_name):
-    big = {**IMAGE, "size": 3 * 1024**3, "min_disk": 0}
+    big = {**IMAGE_MIN_RAM_256, "size": 3 * 1024**3, "min_disk": 0}
     cloud.glance("GET", "/images?name=eq:cirros", body={"images": [big]}, complete_qs=True)
     cloud.nova("GET", "/flavors/m1.tiny", body={"flavor": FLAVOR})
     cloud.neutron("GET", "/networks?name=private", body={"networks": [NETWORK]}, complete_qs=True)
@@ -466,7 +468,7 @@ def test_dry_run_checks_the_disk_against_image_size_and_min_disk(client, cloud, 
 
 
 def test_dry_run_checks_min_disk(client, cloud, free_name):
-    demanding = {**IMAGE, "min_disk": 10}
+    demanding = {**IMAGE_MIN_RAM_256, "min_disk": 10}
     cloud.glance("GET", "/images?name=eq:cirros", body={"images": [demanding]}, complete_qs=True)
     cloud.nova("GET", "/flavors/m1.tiny", body={"flavor": FLAVOR})
     cloud.neutron("GET", "/networks?name=private", body={"networks": [NETWORK]}, complete_qs=True)

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.conftest import NOVA
-from tests.fakes import make_fake_server, make_fake_server_in
+from tests.fakes import NOVA, make_fake_server, make_fake_server_in
 
 
 def scheduling(name: str) -> dict[str, Any]:

@@ -1,11 +1,18 @@
 import pytest
 
-from tests.conftest import GLANCE, NOVA
-from tests.fakes import make_create_response, make_fake_flavor, make_fake_image, make_fake_server, nova_error
-
-IMAGE = "8c6b7d4e-0f5e-4a8e-9a55-2d1b1f0f3a21"
-NETWORK = "f3a8c2de-5d41-4b8a-9a0e-7e4f1c2b9d10"
-CREATE = {"name": "web-1", "image_id": IMAGE, "flavor_id": "1", "network_id": NETWORK}
+from tests.fakes import (
+    CREATE,
+    GLANCE,
+    IMAGE,
+    IMAGE_ID,
+    NETWORK_ID,
+    NOVA,
+    make_create_response,
+    make_fake_flavor,
+    make_fake_image,
+    make_fake_server,
+    nova_error,
+)
 
 
 def images_named(cloud, *images):
@@ -15,7 +22,7 @@ def images_named(cloud, *images):
 def test_list_servers(client, cloud):
     servers = [make_fake_server(name="web-1"), make_fake_server(name="web-2", status="ERROR")]
     cloud.nova("GET", "/servers/detail", body={"servers": servers})
-    images_named(cloud, make_fake_image(IMAGE, name="cirros"))
+    images_named(cloud, IMAGE)
 
     response = client.get("/api/v1/server")
 
@@ -28,7 +35,7 @@ def test_list_servers(client, cloud):
         "status": "ACTIVE",
         "task_state": None,
         "power_state": 1,
-        "image": {"id": IMAGE, "name": "cirros"},
+        "image": {"id": IMAGE_ID, "name": "cirros"},
         "flavor": {"name": "m1.tiny", "vcpus": 1, "ram": 512, "disk": 1},
         "addresses": {
             "private": [{"addr": "10.0.0.12", "version": 4, "type": "fixed", "mac_addr": "fa:16:3e:4c:2c:30"}]
@@ -49,7 +56,7 @@ def test_list_servers(client, cloud):
     }
     assert cloud.api_calls() == [
         f"GET {NOVA}/servers/detail?limit=101",
-        f"GET {GLANCE}/v2/images?id=in%3A{IMAGE}&limit=1",
+        f"GET {GLANCE}/v2/images?id=in%3A{IMAGE_ID}&limit=1",
     ]
     assert cloud.history[-2].headers["OpenStack-API-Version"] == "compute 2.79"
 
@@ -88,14 +95,14 @@ def test_list_servers_filters_and_sorts_upstream(client, cloud):
     cloud.nova("GET", "/flavors/detail", body={"flavors": [flavor]})
     cloud.nova("GET", "/servers/detail", body={"servers": []})
 
-    response = client.get(f"/api/v1/server?status=shutoff&name_like=web.&image={IMAGE}&flavor=m1.small&sort=-name")
+    response = client.get(f"/api/v1/server?status=shutoff&name_like=web.&image={IMAGE_ID}&flavor=m1.small&sort=-name")
 
     assert response.status_code == 200
     assert response.json == {"servers": [], "next_marker": None}
     assert cloud.history[-1].qs == {
         "status": ["shutoff"],
         "name": ["web\\."],
-        "image": [IMAGE],
+        "image": [IMAGE_ID],
         "flavor": ["2"],
         "sort_key": ["display_name"],
         "sort_dir": ["desc"],
@@ -154,7 +161,7 @@ def test_list_servers_survives_a_glance_outage_without_names(client, cloud):
     response = client.get("/api/v1/server")
 
     assert response.status_code == 200
-    assert response.json["servers"][0]["image"] == {"id": IMAGE, "name": None}
+    assert response.json["servers"][0]["image"] == {"id": IMAGE_ID, "name": None}
 
 
 def test_server_booted_from_volume_has_no_image(client, cloud):
@@ -244,7 +251,7 @@ def test_create_server(client, cloud):
     assert "adminPass" not in response.get_data(as_text=True)
     assert post.call_count == 1
     assert post.last_request.json() == {
-        "server": {"name": "web-1", "imageRef": IMAGE, "flavorRef": "1", "networks": [{"uuid": NETWORK}]}
+        "server": {"name": "web-1", "imageRef": IMAGE_ID, "flavorRef": "1", "networks": [{"uuid": NETWORK_ID}]}
     }
     assert post.last_request.headers["OpenStack-API-Version"] == "compute 2.79"
 

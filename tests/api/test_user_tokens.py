@@ -9,8 +9,7 @@ from keystoneauth1 import fixture as ks_fixture
 
 from devstack_client import create_app
 from devstack_client.apikeys import new_key
-from tests.conftest import CREDENTIALS, GLANCE, KEYSTONE, NEUTRON, NOVA
-from tests.fakes import make_fake_flavor, make_fake_network
+from tests.fakes import CREDENTIALS, GLANCE, KEYSTONE, NEUTRON, NOVA, make_fake_flavor, make_fake_network
 
 ALICE = "gAAAAABalice-token-0123456789"
 BOB = "gAAAAABbob-token-9876543210"

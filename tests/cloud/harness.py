@@ -10,7 +10,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ import pytest
 import requests
 
 from devstack_client.config import SETTINGS
+from tests.loopback import free_port, stop_group
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -37,24 +37,9 @@ PREFIX = "dcgt-"
 RUN = uuid.uuid4().hex[:6]
 TESTS_USER_AGENT = "devstack-client-cloud-tests"
 
-# The gateway's own settings: never inherited from the developer's environment (nor OS_*, OS_CLOUD).
-GATEWAY_SETTINGS = {
-    "AUTH_URL",
-    "USERNAME",
-    "PASSWORD",
-    "PROJECT_ID",
-    "USER_DOMAIN_NAME",
-    "REGION_NAME",
-    "INTERFACE",
-    "APP_SECRET_KEY",
-    "HOST",
-    "PORT",
-    "WORKERS",
-    "THREADS",
-    "CONNECT_TIMEOUT",
-    "READ_TIMEOUT",
-    "LOG_LEVEL",
-} | {setting.name for setting in SETTINGS}  # every setting the gateway reads, API keys and tokens included
+# The gateway's own settings (every one it reads, API keys and tokens included): never inherited from the
+# developer's environment (nor OS_*, OS_CLOUD).
+GATEWAY_SETTINGS = {setting.name for setting in SETTINGS}
 
 ACTIVE_TIMEOUT = 120  # s, a boot to ACTIVE (a first boot after the cloud started takes ~15 s, later ones ~3 s)
 DELETE_TIMEOUT = 60  # s, a delete until the server is gone
@@ -113,6 +98,26 @@ class Cloud:
         return AccessLog(Path(self.data["access_logs"][service]))
 
 
+def password_auth(cloud: Cloud, user: str) -> dict[str, Any]:
+    """Keystone's POST /v3/auth/tokens body for `user`'s password, scoped to the user's project."""
+    u = cloud.users[user]
+    return {
+        "auth": {
+            "identity": {
+                "methods": ["password"],
+                "password": {
+                    "user": {
+                        "name": u["username"],
+                        "domain": {"name": u["user_domain_name"]},
+                        "password": u["password"],
+                    }
+                },
+            },
+            "scope": {"project": {"id": u["project_id"]}},
+        }
+    }
+
+
 class Upstream:
     """Plain HTTP to the cloud as one user, to learn what the cloud itself reports."""
 
@@ -120,23 +125,7 @@ class Upstream:
         self.cloud = cloud
         self.http = requests.Session()
         self.http.headers["User-Agent"] = TESTS_USER_AGENT
-        u = cloud.users[user]
-        body = {
-            "auth": {
-                "identity": {
-                    "methods": ["password"],
-                    "password": {
-                        "user": {
-                            "name": u["username"],
-                            "domain": {"name": u["user_domain_name"]},
-                            "password": u["password"],
-                        }
-                    },
-                },
-                "scope": {"project": {"id": u["project_id"]}},
-            }
-        }
-        with self.http.post(cloud.auth_url + "/auth/tokens", json=body, timeout=30) as resp:
+        with self.http.post(cloud.auth_url + "/auth/tokens", json=password_auth(cloud, user), timeout=30) as resp:
             resp.raise_for_status()
             self.http.headers["X-Auth-Token"] = resp.headers["X-Subject-Token"]
         # the microversion the gateway speaks: flavor embedded in servers (2.47+), integer swap (2.75+)
@@ -297,12 +286,6 @@ class AccessLog:
 # ------------------------------------------------------------------------------------------------ gateway
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def gateway_environment(settings: dict[str, str]) -> dict[str, str]:
     """The process environment without OS_*, OS_CLOUD or gateway settings, plus `settings`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("OS_") and k not in GATEWAY_SETTINGS}
@@ -310,7 +293,23 @@ def gateway_environment(settings: dict[str, str]) -> dict[str, str]:
     return env
 
 
-class Gateway:
+class Verbs:
+    """get, post and delete on top of a class's ``request(method, path, **kwargs)``."""
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        raise NotImplementedError
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("POST", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("DELETE", path, **kwargs)
+
+
+class Gateway(Verbs):
     """`python devstack_client/main.py` as a subprocess on a free port, and a requests session to it."""
 
     def __init__(self, settings: dict[str, str], log_path: Path) -> None:
@@ -353,15 +352,6 @@ class Gateway:
         kwargs.setdefault("timeout", 90)
         return self.http.request(method, self.base + path, **kwargs)
 
-    def get(self, path: str, **kwargs: Any) -> requests.Response:
-        return self.request("GET", path, **kwargs)
-
-    def post(self, path: str, **kwargs: Any) -> requests.Response:
-        return self.request("POST", path, **kwargs)
-
-    def delete(self, path: str, **kwargs: Any) -> requests.Response:
-        return self.request("DELETE", path, **kwargs)
-
     def log_tail(self, lines: int = 40) -> str:
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
@@ -369,15 +359,7 @@ class Gateway:
             return ""
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
+        stop_group(self.proc, timeout=20)
         self.http.close()
         self._log.close()
 

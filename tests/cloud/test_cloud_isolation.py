@@ -13,14 +13,14 @@ from typing import Any
 import pytest
 import requests
 
-from tests.cloud.harness import RUN, Cloud, Gateway, server_name
+from tests.cloud.harness import RUN, Cloud, Gateway, Verbs, password_auth, server_name
 
 KEYSTONE_LOG_WAIT = 0.5  # s: gunicorn writes the access-log line just after the response
 QUOTA_WAIT = 60  # s
 
 
-class As:
-    """A gateway seen by one caller: every request carries that caller's headers (duck-types Gateway)."""
+class As(Verbs):
+    """A gateway seen by one caller: every request carries that caller's headers (stands in for a Gateway)."""
 
     def __init__(self, gw: Gateway, headers: dict[str, str]) -> None:
         self.gw, self.headers = gw, headers
@@ -29,29 +29,10 @@ class As:
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         return self.gw.request(method, path, headers={**self.headers, **kwargs.pop("headers", {})}, **kwargs)
 
-    def get(self, path: str, **kwargs: Any) -> requests.Response:
-        return self.request("GET", path, **kwargs)
-
-    def post(self, path: str, **kwargs: Any) -> requests.Response:
-        return self.request("POST", path, **kwargs)
-
-    def delete(self, path: str, **kwargs: Any) -> requests.Response:
-        return self.request("DELETE", path, **kwargs)
-
 
 def keystone_token(cloud: Cloud, user: str) -> str:
     """A new project-scoped token for `user`, straight from Keystone."""
-    u = cloud.users[user]
-    auth = {
-        "identity": {
-            "methods": ["password"],
-            "password": {
-                "user": {"name": u["username"], "domain": {"name": u["user_domain_name"]}, "password": u["password"]}
-            },
-        },
-        "scope": {"project": {"id": u["project_id"]}},
-    }
-    with requests.post(f"{cloud.auth_url}/auth/tokens", json={"auth": auth}, timeout=30) as resp:
+    with requests.post(f"{cloud.auth_url}/auth/tokens", json=password_auth(cloud, user), timeout=30) as resp:
         assert resp.status_code == 201, resp.text
         return resp.headers["X-Subject-Token"]
 
