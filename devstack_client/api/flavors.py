@@ -1,7 +1,6 @@
 from flask_restx import Namespace, Resource, fields, inputs
 
-from devstack_client.api.common import READ_ERRORS, documents_errors
-from devstack_client.api.listing import lists
+from devstack_client.api.listing import lists, shows
 from devstack_client.api.query import paged_parser, sort_argument
 from devstack_client.appctx import get_connection
 from devstack_client.services import ComputeService
@@ -41,8 +40,7 @@ class FlavorList(Resource):
 @ns.route("/<string:ref>")
 @ns.param("ref", "Flavor id or exact name")
 class Flavor(Resource):
-    @documents_errors(ns, 404, 409, *READ_ERRORS)
-    @ns.marshal_with(flavor, description="The flavor")
+    @shows(ns, flavor, "The flavor")
     def get(self, ref):
         """Show one flavor, by id or name."""
         return ComputeService(get_connection()).get_flavor(ref)

@@ -1,7 +1,6 @@
 from flask_restx import Namespace, Resource, fields
 
-from devstack_client.api.common import READ_ERRORS, documents_errors
-from devstack_client.api.listing import lists
+from devstack_client.api.listing import lists, shows
 from devstack_client.api.query import paged_parser, sort_argument
 from devstack_client.appctx import get_connection
 from devstack_client.services import ImageService
@@ -47,8 +46,7 @@ class ImageList(Resource):
 @ns.route("/<string:ref>")
 @ns.param("ref", "Image id or exact name")
 class Image(Resource):
-    @documents_errors(ns, 404, 409, *READ_ERRORS)
-    @ns.marshal_with(image, description="The image")
+    @shows(ns, image, "The image")
     def get(self, ref):
         """Show one image, by id or name."""
         return ImageService(get_connection()).get_image(ref)

@@ -1,4 +1,4 @@
-"""The one shape of every list endpoint: parse the query, fetch one page, answer ``{key: items, next_marker}``."""
+"""The shapes every namespace shares: a list endpoint (one page of ``{key: items, next_marker}``), a show."""
 
 from __future__ import annotations
 
@@ -51,5 +51,16 @@ def lists(
             return {key: items, "next_marker": result.next_marker}
 
         return get
+
+    return decorate
+
+
+def shows(
+    ns: Namespace, model: Model, description: str, *, errors: tuple[int, ...] = (404, 409)
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Make ``get(resource, ref)`` a documented GET of one ``model``, found by id or exact name (409: ambiguous)."""
+
+    def decorate(get: Callable[..., Any]) -> Callable[..., Any]:
+        return documents_errors(ns, *errors, *READ_ERRORS)(ns.marshal_with(model, description=description)(get))
 
     return decorate

@@ -1,7 +1,6 @@
 from flask_restx import Namespace, Resource, fields, inputs
 
-from devstack_client.api.common import READ_ERRORS, documents_errors
-from devstack_client.api.listing import lists
+from devstack_client.api.listing import lists, shows
 from devstack_client.api.query import paged_parser, sort_argument
 from devstack_client.appctx import get_connection
 from devstack_client.services import NetworkService
@@ -44,8 +43,7 @@ class NetworkList(Resource):
 @ns.route("/<string:ref>")
 @ns.param("ref", "Network id or exact name")
 class Network(Resource):
-    @documents_errors(ns, 404, 409, *READ_ERRORS)
-    @ns.marshal_with(network, description="The network")
+    @shows(ns, network, "The network")
     def get(self, ref):
         """Show one network, by id or name."""
         return NetworkService(get_connection()).get_network(ref)

@@ -4,7 +4,7 @@ from flask import url_for
 from flask_restx import Namespace, Resource, inputs, marshal, reqparse
 
 from devstack_client.api.common import BODY_ERRORS, READ_ERRORS, documents_errors, error_model
-from devstack_client.api.listing import lists
+from devstack_client.api.listing import lists, shows
 from devstack_client.api.query import fields_argument, paged_parser, parse_query, sort_argument, whole_number
 from devstack_client.api.server_models import (
     action_accepted,
@@ -148,8 +148,7 @@ def _idempotency_key(value: str | None) -> str | None:
 @ns.route("/<string:ref>")
 @ns.param("ref", "Server id or exact name")
 class Server(Resource):
-    @documents_errors(ns, 404, 409, *READ_ERRORS)
-    @ns.marshal_with(server, description="The server")
+    @shows(ns, server, "The server")
     def get(self, ref):
         """Show one server, by id or name."""
         return ComputeService(get_connection()).get_server(ref)
