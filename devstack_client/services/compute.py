@@ -80,6 +80,8 @@ def shape_server(server: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# Asks for one page of servers while short pages keep growing (servers scheduling at that instant).
+SHORT_PAGE_TRIES = 3
 SERVERS = Listing(
     "/servers/detail", "servers", sort={"name": "display_name", "created_at": "created_at", "status": "vm_state"}
 )
@@ -154,22 +156,37 @@ class ComputeService:
         # Enough to fill the page once what the walk already answered is left out, and one more: whether it
         # comes tells if there is a next page.
         wanted = min(limit + 1 + len(cursor.carried), MAX_PAGE)
-        query = {**params, "limit": wanted, **({"marker": cursor.marker} if cursor.marker else {})}
-        body = call(self._api, "GET", SERVERS.path, params=query)
-        listed = body.get("servers", [])
+        body, listed, wanted = self._nova_page(params, cursor.marker, wanted)
         fresh = cursor.unseen(listed)
         consumed = fresh[:limit]
         capped = len(listed) < wanted and any(link.get("rel") == "next" for link in body.get("servers_links", []))
-        # Nova lists a server that is both a build request and placed once, and short of the limit: while one
-        # is scheduling, a short page is not the last.
-        shortened = len(listed) < wanted and any(scheduling(server) for server in listed)
-        more = len(fresh) > limit or len(listed) == wanted or capped or (shortened and bool(consumed))
+        more = len(fresh) > limit or len(listed) >= wanted or capped
         # Nova's own page was smaller than ours and held only servers already answered: go on after it.
         resume_at = listed[-1]["id"] if capped and not consumed else None
         servers = [shape_server(s) for s in consumed if not name or s.get("name") == name]
         if image_names:
             self._add_image_names(servers)
         return Page(servers, cursor.after(consumed, resume_at=resume_at) if more else None)
+
+    def _nova_page(
+        self, params: dict[str, Any], marker: str | None, wanted: int
+    ) -> tuple[dict[str, Any], list[dict[str, Any]], int]:
+        """Nova's answer to a server list of up to ``wanted``; the answer, its servers and the limit asked for.
+
+        Nova lists a server that is both a build request and placed (for an instant while it is scheduled)
+        once, and then short of the limit: a short page holding a scheduling server may not be the end.
+        Asking again for as many more as were scheduling tells: at the end the answer does not grow.
+        """
+        previous = -1
+        for _ in range(SHORT_PAGE_TRIES):
+            query = {**params, "limit": wanted, **({"marker": marker} if marker else {})}
+            body = call(self._api, "GET", SERVERS.path, params=query)
+            listed = body.get("servers", [])
+            busy = sum(1 for server in listed if scheduling(server))
+            if len(listed) >= wanted or wanted >= MAX_PAGE or not busy or len(listed) <= previous:
+                break
+            previous, wanted = len(listed), min(wanted + busy, MAX_PAGE)
+        return body, listed, wanted
 
     def _filter_ref(self, kind: str, ref: str) -> str:
         # An id is used as it is: servers may still reference a deleted image.
