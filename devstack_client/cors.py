@@ -8,8 +8,10 @@ from flask_cors import CORS
 from devstack_client.config import Settings
 
 # What a dashboard reads from our answers and sends with its calls.
-EXPOSED = ["Location", "X-Request-Id", "Idempotent-Replayed", "Retry-After"]
-ALLOWED = ["Content-Type", "Authorization", "X-Auth-Token", "Idempotency-Key", "X-Request-Id"]
+EXPOSED = ["Location", "X-Request-Id", "Idempotent-Replayed", "Retry-After", "ETag"]
+ALLOWED = [
+    "Content-Type", "Authorization", "X-Auth-Token", "Idempotency-Key", "X-Request-Id", "If-Match", "If-None-Match"
+]  # fmt: skip
 PREFLIGHT_CACHE_SECONDS = 600
 
 
@@ -23,7 +25,7 @@ def init_app(app: Flask) -> None:
         origins=origins,
         expose_headers=EXPOSED,
         allow_headers=ALLOWED,
-        methods=["GET", "POST", "DELETE", "OPTIONS"],
+        methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
         max_age=PREFLIGHT_CACHE_SECONDS,
         supports_credentials=False,  # no cookies: callers authenticate with headers
         vary_header=True,

@@ -158,3 +158,13 @@ class ForbiddenRole(GatewayError):
     def __init__(self, role: str, method: str) -> None:
         super().__init__(f"This API key has the role {role!r}, which may only read (GET); {method} needs 'operator'.")
         self.role = role
+
+
+class PreconditionFailed(GatewayError):
+    """The request's If-Match names another version of the resource than the current one."""
+
+    def __init__(self, etag: str) -> None:
+        super().__init__(
+            f"The server changed since you read it (its ETag is now {etag}): read it again, then retry the change."
+        )
+        self.etag = etag

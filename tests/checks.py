@@ -55,6 +55,23 @@ def no_upstream_500(ctx, response, case):
     return None
 
 
+def authenticate(schema, key: str) -> None:
+    """Send ``key`` with every case as schemathesis's own auth, not as a configured header.
+
+    A configured header replaces a generated Authorization on the wire, and schemathesis then takes the 2xx
+    for "generated, invalid auth accepted". As its auth, the key is known valid, and the ignored_auth check
+    sends its own probes without it and with a wrong one (which must be refused).
+    """
+
+    @schema.auth()
+    class Key:
+        def get(self, case, ctx):
+            return key
+
+        def set(self, case, data, ctx):
+            case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}
+
+
 def configure(schema) -> None:
     """What both fuzz runs share: invalid input may also be refused as too large (413) or too long (414)."""
     rejection = schema.config.checks.negative_data_rejection

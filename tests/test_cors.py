@@ -52,6 +52,16 @@ def test_preflight_for_a_delete_by_name(cors_client, cloud):
     assert "DELETE" in response.headers["Access-Control-Allow-Methods"]
 
 
+def test_preflight_for_a_conditional_edit(cors_client, cloud):
+    # A dashboard's PATCH with If-Match, and its conditional GETs: PATCH was missing from the allowed methods.
+    response = preflight(cors_client, "/api/v1/server/web-1", "PATCH", "Content-Type, If-Match, If-None-Match")
+
+    assert response.headers["Access-Control-Allow-Origin"] == DASHBOARD
+    assert "PATCH" in response.headers["Access-Control-Allow-Methods"]
+    allowed = {h.strip().lower() for h in response.headers["Access-Control-Allow-Headers"].split(",")}
+    assert allowed == {"content-type", "if-match", "if-none-match"}
+
+
 def test_preflight_refuses_other_headers(cors_client, cloud):
     response = preflight(cors_client, "/api/v1/server", "POST", "X-Something-Else")
 
@@ -69,7 +79,7 @@ def test_simple_request_exposes_what_a_dashboard_reads(cors_client, cloud):
     assert response.status_code == 201
     assert response.headers["Access-Control-Allow-Origin"] == DASHBOARD
     exposed = {h.strip() for h in response.headers["Access-Control-Expose-Headers"].split(",")}
-    assert {"Location", "X-Request-Id", "Idempotent-Replayed", "Retry-After"} <= exposed
+    assert {"Location", "X-Request-Id", "Idempotent-Replayed", "Retry-After", "ETag"} <= exposed
 
 
 def test_errors_carry_cors_headers_too(cors_client, cloud):

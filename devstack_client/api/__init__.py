@@ -8,7 +8,7 @@ from flask import Flask, Response
 from flask_restx import Api
 
 from devstack_client import __version__
-from devstack_client.api import auth, common, errors, health, query
+from devstack_client.api import auth, caching, common, errors, health, query
 
 # One module of this package per namespace, served under /api/v1/<its name>: adding one is adding its name here.
 NAMESPACES = ("images", "flavors", "networks", "servers", "keypairs", "limits")
@@ -75,6 +75,7 @@ def init_app(app: Flask) -> None:
     api.add_namespace(health.ns)  # at the root (its own path), where orchestrators expect probes
     app.register_error_handler(Exception, errors.handle)
     app.after_request(_no_content_is_empty)
+    caching.init_app(app)
     # Built now so that a model error fails at start-up, not on the first
     # visit (restx logs the error and serves {"error": ...} instead).
     with app.test_request_context():

@@ -44,7 +44,7 @@ def security(settings: Settings) -> tuple[dict[str, Any] | None, list[dict[str, 
     its word: a scheme declared but not enforced makes it expect 401s that never come.
     """
     keys = bool(settings.api_keys_file or settings.api_keys)
-    tokens = settings.allow_user_tokens or settings.require_user_tokens
+    tokens = settings.allow_user_tokens  # REQUIRE_USER_TOKENS implies it (config.load)
     if settings.require_user_tokens or (tokens and not keys):
         schemes = ["keystoneToken"]  # a key alone is refused then
     else:

@@ -1,8 +1,9 @@
 """The server namespace: list, create, show, edit, delete, act on and read the consoles of servers."""
 
-from flask import url_for
+from flask import request, url_for
 from flask_restx import Namespace, Resource, inputs, marshal, reqparse
 
+from devstack_client.api.caching import check_if_match
 from devstack_client.api.common import BODY_ERRORS, READ_ERRORS, documents_errors, error_model
 from devstack_client.api.listing import lists, shows
 from devstack_client.api.query import fields_argument, paged_parser, parse_query, sort_argument, whole_number
@@ -126,6 +127,21 @@ class ServerList(Resource):
         return marshal(created, server), status, headers
 
 
+def if_match(method):
+    """Document the If-Match precondition of a change to a server."""
+    method = ns.param(
+        "If-Match", "The server's ETag as you read it: the change is refused (412) if it changed since", _in="header"
+    )(method)
+    return ns.response(412, "The server changed since its ETag was read (`precondition_failed`, with `etag`)",
+                       error_model)(method)  # fmt: skip
+
+
+def _unless_changed(ref: str) -> None:
+    """With If-Match: refuse (412) unless the server is the version the caller read (one GET more)."""
+    if "If-Match" in request.headers:
+        check_if_match(marshal(ComputeService(get_connection()).get_server(ref), server))
+
+
 def _check_create(body: dict) -> list[dict[str, str]]:
     errors = [
         {"field": kind, "message": f"give one of {kind} (id or name) and {kind}_id"}
@@ -154,12 +170,14 @@ class Server(Resource):
         return ComputeService(get_connection()).get_server(ref)
 
     @ns.expect(server_update)
+    @if_match
     @documents_errors(ns, 404, *BODY_ERRORS, *READ_ERRORS)
     @ns.response(409, f"{INVALID_STATE}, or the name is ambiguous (`ambiguous_name`)", invalid_state_error)
     @ns.marshal_with(server, description="The updated server")
     def patch(self, ref):
         """Rename a server or change its description, metadata or tags."""
         body = parse_body(server_update)
+        _unless_changed(ref)
         return ServerActionService(get_connection()).update_server(ref, **body)
 
     @documents_errors(ns, 404, 409, *READ_ERRORS)
@@ -174,6 +192,7 @@ class Server(Resource):
 @ns.param("ref", "Server id or exact name")
 class ServerAction(Resource):
     @ns.expect(server_action)
+    @if_match
     @documents_errors(ns, 404, *BODY_ERRORS, *READ_ERRORS)
     @ns.response(409, f"{INVALID_STATE}, or the name is ambiguous (`ambiguous_name`)", invalid_state_error)
     @ns.header("Location", "Where to poll: the server, or for a snapshot the new image")
@@ -181,6 +200,7 @@ class ServerAction(Resource):
     def post(self, ref):
         """Start, stop, reboot, pause, unpause, suspend, resume or snapshot a server."""
         body = parse_body(server_action)
+        _unless_changed(ref)
         accepted = ServerActionService(get_connection()).act(
             ref, action=body["action"], reboot_type=body.get("type"), name=body.get("name")
         )

@@ -29,7 +29,7 @@ from schemathesis.specs.openapi.checks import content_type_conformance, positive
 from devstack_client import create_app
 from devstack_client.apikeys import new_key
 from devstack_client.config import SETTINGS
-from tests.checks import configure, error_has_code_and_message, json_or_no_content, no_upstream_500
+from tests.checks import authenticate, configure, error_has_code_and_message, json_or_no_content, no_upstream_500
 from tests.fakes import CREDENTIALS, FakeCloud
 from tests.permissive_cloud import PermissiveCloud
 
@@ -60,7 +60,7 @@ schema.config.generation.update(
     deterministic=True,  # the same cases every run: CI is reproducible
     database="none",
 )
-schema.config.update(headers={"Authorization": f"Bearer {OPERATOR}"})
+authenticate(schema, OPERATOR)
 configure(schema)
 
 

@@ -647,6 +647,7 @@ def test_swagger_documents_every_answer(client, cloud):
         "403",
         "404",
         "409",
+        "412",
         "413",
         "414",
         "415",
@@ -654,7 +655,7 @@ def test_swagger_documents_every_answer(client, cloud):
         "503",
         "504",
     ]
-    body_codes = ["200", "400", "401", "403", "404", "409", "413", "414", "415", "502", "503", "504"]
+    body_codes = ["200", "400", "401", "403", "404", "409", "412", "413", "414", "415", "502", "503", "504"]
     assert codes("/api/v1/server/{ref}", "patch") == body_codes
     # PATCH joined the servers module's resource: its GET and DELETE are still documented
     assert {"get", "delete", "patch"} <= set(paths["/api/v1/server/{ref}"])

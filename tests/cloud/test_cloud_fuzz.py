@@ -31,7 +31,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, positive_data_acceptance
 
 from devstack_client.apikeys import new_key
-from tests.checks import configure, error_has_code_and_message, json_or_no_content, no_upstream_500
+from tests.checks import authenticate, configure, error_has_code_and_message, json_or_no_content, no_upstream_500
 from tests.cloud.harness import DELETE_TIMEOUT, PREFIX, RUN, Cloud, Gateway, Upstream, wait_for
 
 SPEC = Path(__file__).resolve().parents[2] / "docs" / "swagger.json"  # tests/test_openapi.py: the app's own
@@ -61,16 +61,7 @@ schema.config.generation.update(
 )
 
 
-@schema.auth()
-class OperatorKey:
-    """The gateway's operator key on every case, as schemathesis's own auth: its ignored_auth check then knows
-    the key is valid, and sends its own probes without it and with a wrong one (which must be refused)."""
-
-    def get(self, case: Any, ctx: Any) -> str:
-        return OPERATOR
-
-    def set(self, case: Any, data: str, ctx: Any) -> None:
-        case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}
+authenticate(schema, OPERATOR)
 
 
 configure(schema)

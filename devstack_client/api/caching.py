@@ -1,0 +1,62 @@
+"""Conditional reads and writes (OpenStack API-SIG caching and ETag guidelines).
+
+Every 200 answer to a GET under ``/api/`` carries a strong ``ETag`` computed over a stable serialisation of
+its JSON (sorted keys), ``Cache-Control: private, no-cache`` (each caller's own view, to be revalidated), and
+``Vary`` on the credentials. A GET whose ``If-None-Match`` holds that tag answers 304 without a body: the
+gateway still asks OpenStack (it has no other way to know), but the answer is not sent again. A ``PATCH`` or
+an action on a server with ``If-Match`` answers 412 ``precondition_failed`` when the server's tag is another
+one (someone changed it since the caller read it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from flask import Flask, Response, request
+
+from devstack_client.errors import PreconditionFailed
+
+CACHE_CONTROL = "private, no-cache"
+VARY = ("Authorization", "X-Auth-Token")
+
+
+def etag(document: Any) -> str:
+    """The strong entity tag of a JSON document: the same content always gives the same tag."""
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return '"' + hashlib.sha256(canonical.encode()).hexdigest()[:32] + '"'
+
+
+def _listed(header: str | None) -> set[str]:
+    return {tag.strip().removeprefix("W/") for tag in (header or "").split(",") if tag.strip()}
+
+
+def check_if_match(current: Any) -> None:
+    """Raise PreconditionFailed unless the request's ``If-Match`` (if any) holds the tag of ``current``."""
+    wanted = _listed(request.headers.get("If-Match"))
+    tag = etag(current)
+    if wanted and "*" not in wanted and tag not in wanted:
+        raise PreconditionFailed(tag)
+
+
+def _conditional(response: Response) -> Response:
+    if request.method not in ("GET", "HEAD") or response.status_code != 200 or not request.path.startswith("/api/"):
+        return response
+    if response.mimetype != "application/json":
+        return response
+    tag = etag(response.get_json())
+    response.headers["ETag"] = tag
+    response.headers["Cache-Control"] = CACHE_CONTROL
+    response.vary.update(VARY)
+    matches = _listed(request.headers.get("If-None-Match"))
+    if tag in matches or "*" in matches:
+        response.status_code = 304
+        response.set_data(b"")
+        response.headers.pop("Content-Type", None)
+        response.headers.pop("Content-Length", None)
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.after_request(_conditional)
