@@ -139,7 +139,8 @@ class ComputeService:
         sort: str | None = None,
         image_names: bool = True,
     ) -> Page:
-        """One page of servers, in one Nova call (plus one Glance call for the image names)."""
+        """One page of servers: one Nova call (up to SHORT_PAGE_TRIES while servers are being scheduled), plus one
+        Glance call for the image names."""
         params = SERVERS.params(sort=sort)
         if status:
             params["status"] = status.upper()
