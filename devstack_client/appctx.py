@@ -12,6 +12,7 @@ from openstack import connection as os_connection
 from devstack_client.config import Settings
 from devstack_client.connection import CloudConnection
 from devstack_client.identity import resolve
+from devstack_client.services.feeds import Feeds, Timing
 
 
 def init_app(app: Flask) -> None:
@@ -19,6 +20,14 @@ def init_app(app: Flask) -> None:
     config: Settings = app.extensions["settings"]
     identity = resolve(config)
     app.extensions["openstack"] = CloudConnection(config, identity)
+    app.extensions["feeds"] = Feeds(
+        Timing(
+            poll=config.events_poll_seconds,
+            idle=config.events_idle_poll_seconds,
+            resync=config.events_resync_seconds,
+            heartbeat=config.events_heartbeat_seconds,
+        )
+    )
     if config.require_user_tokens:
         app.logger.info("every call acts as the Keystone user whose token it carries (REQUIRE_USER_TOKENS)")
     elif identity.problem:
@@ -45,3 +54,14 @@ def get_connection() -> os_connection.Connection:
     """The connection this request acts through: its caller's own if it sent a token, else the gateway's."""
     user = g.get("user")
     return user.connection if user is not None else cloud().get()
+
+
+def feeds() -> Feeds:
+    """The current app's server change feeds (one per identity, in this process)."""
+    return current_app.extensions["feeds"]
+
+
+def identity_key() -> tuple[str, ...]:
+    """Who this request acts as in OpenStack: the caller's own user and project, or the gateway's identity."""
+    user = g.get("user")
+    return ("user", user.access.user_id, user.access.project_id) if user is not None else ("gateway",)

@@ -52,6 +52,29 @@ SETTINGS: tuple[Setting, ...] = (
         "2",
         "Seconds a create with an `Idempotency-Key` waits after its POST for same-instant twins to show.",
     ),
+    Setting(
+        "EVENTS_POLL_SECONDS",
+        "2",
+        "Seconds between two reads of Nova's changes for the server event stream while a server is in transition.",
+    ),
+    Setting(
+        "EVENTS_IDLE_POLL_SECONDS",
+        "4",
+        "Seconds between two such reads while every server is at rest (a change then shows within this, plus a read).",
+    ),
+    Setting(
+        "EVENTS_RESYNC_SECONDS",
+        "60",
+        "Seconds between two full server lists of an event stream's feed: Nova does not mark a server changed when "
+        "only its tags change, so such a change shows within this.",
+    ),
+    Setting("EVENTS_HEARTBEAT_SECONDS", "15", "Seconds between two heartbeat comments on a quiet event stream."),
+    Setting(
+        "EVENTS_CURSOR_MAX_AGE",
+        "3600",
+        "Seconds an event id can be resumed from; older ones answer 410 `cursor_expired`. Keep it below the age at "
+        "which the cloud archives deleted servers (`nova-manage db archive_deleted_rows --before`).",
+    ),
     Setting("LOG_LEVEL", "INFO", "Python log level."),
     Setting("LOG_FORMAT", "json", "`json` (one object per line, for log collectors) or `text` (for people)."),
     Setting(
@@ -124,6 +147,11 @@ class Settings:
     read_timeout: float
     idempotency_ttl: float
     idempotency_settle_seconds: float
+    events_poll_seconds: float
+    events_idle_poll_seconds: float
+    events_resync_seconds: float
+    events_heartbeat_seconds: float
+    events_cursor_max_age: int
     log_level: str
     log_format: str
     cors_origins: tuple[str, ...]

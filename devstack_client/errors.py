@@ -168,3 +168,22 @@ class PreconditionFailed(GatewayError):
             f"The server changed since you read it (its ETag is now {etag}): read it again, then retry the change."
         )
         self.etag = etag
+
+
+class StreamUnavailable(GatewayError):
+    """A change stream cannot start: its first read of Nova did not finish in time."""
+
+    def __init__(self) -> None:
+        super().__init__("The server change stream cannot start: Nova did not answer in time. Try again later.")
+
+
+class CursorExpired(GatewayError):
+    """A change stream's cursor is older than the gateway can vouch for (Nova may have purged deletions)."""
+
+    def __init__(self, age: int, max_age: int) -> None:
+        super().__init__(
+            f"The event id is {age} s old, older than the {max_age} s this gateway can resume from: "
+            "list the servers again (or open the stream with ?initial=true)."
+        )
+        self.age = age
+        self.max_age = max_age

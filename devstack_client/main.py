@@ -21,8 +21,10 @@ import logging
 import logging.config
 import os
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 from typing import Any
 
 from flask import Flask
@@ -77,7 +79,26 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         "limit_request_line": 8190,
         # In the master, when a worker dies: drop its in-flight gauge.
         "child_exit": lambda _server, worker: metrics.worker_exited(worker.pid),
+        "post_worker_init": end_streams_on_stop,
     }
+
+
+def end_streams_on_stop(worker: Any) -> None:
+    """On SIGTERM, end the worker's open event streams at once, then stop as gunicorn does.
+
+    A stream never ends by itself: without this a graceful stop would wait its whole graceful_timeout for
+    them. Their clients reconnect (EventSource does it itself) to another worker, with their last event id.
+    """
+    feeds = worker.wsgi.extensions["feeds"]
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def stop(signum: int, frame: Any) -> None:
+        # Out of the handler: it must not wait for a lock a request thread holds.
+        threading.Thread(target=feeds.stop, daemon=True).start()
+        if callable(previous):
+            previous(signum, frame)
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 def metrics_directory(settings: Settings) -> tuple[str, bool]:

@@ -330,3 +330,23 @@ def test_the_documented_command_refuses_an_exposed_bind():
 
     assert done.returncode == 2
     assert "devstack-client: refusing to listen on 0.0.0.0" in done.stderr
+
+
+def test_sigterm_ends_the_workers_event_streams_then_stops_as_gunicorn_does(cloud):
+    import signal
+    import threading
+
+    from devstack_client import create_app
+    from tests.fakes import CREDENTIALS
+
+    app = create_app(CREDENTIALS)
+    stopped = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stopped.set())  # stands in for gunicorn's handle_exit
+    try:
+        gunicorn_options(load({}, environ={}))["post_worker_init"](SimpleNamespace(wsgi=app))
+        signal.raise_signal(signal.SIGTERM)
+
+        assert stopped.is_set()
+        assert app.extensions["feeds"].stopping.wait(5)
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app, request
@@ -25,6 +26,24 @@ def whole_number(name: str, low: int, high: int) -> Callable[[str], int]:
         return int(value)
 
     parse.__schema__ = {"type": "integer", "minimum": low, "maximum": high}  # type: ignore[attr-defined]
+    return parse
+
+
+def moment(name: str) -> Callable[[str], str]:
+    """A query type: an ISO 8601 date and time (UTC when it names no zone), answered as Nova's UTC form."""
+
+    def parse(value: str) -> str:
+        try:
+            when = datetime.fromisoformat(value.strip().replace("z", "Z"))
+            when = when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
+            if not value.isascii() or when.year < 1970:
+                raise ValueError(value)
+        except (ValueError, OverflowError):
+            raise ValueError(f"{name} must be an ISO 8601 date and time, e.g. 2026-11-30T08:00:00Z") from None
+        # Whole seconds, rounded down: Nova's own timestamps have no fraction, so nothing at that second is lost.
+        return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    parse.__schema__ = {"type": "string", "format": "date-time"}  # type: ignore[attr-defined]
     return parse
 
 

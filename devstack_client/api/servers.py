@@ -3,10 +3,11 @@
 from flask import request, url_for
 from flask_restx import Namespace, Resource, inputs, marshal, reqparse
 
+from devstack_client.api import events
 from devstack_client.api.caching import check_if_match
 from devstack_client.api.common import BODY_ERRORS, READ_ERRORS, documents_errors, error_model
 from devstack_client.api.listing import lists, shows
-from devstack_client.api.query import fields_argument, paged_parser, parse_query, sort_argument, whole_number
+from devstack_client.api.query import fields_argument, moment, paged_parser, parse_query, sort_argument, whole_number
 from devstack_client.api.server_models import (
     action_accepted,
     console,
@@ -44,8 +45,16 @@ list_query.add_argument("name", location="args", help="Exact name")
 list_query.add_argument("name_like", location="args", help="Name contains this text")
 list_query.add_argument("image", location="args", help="Booted from this image (id or name)")
 list_query.add_argument("flavor", location="args", help="Of this flavor (id or name)")
+list_query.add_argument(
+    "changes_since",
+    type=moment("changes_since"),
+    location="args",
+    help="Only servers changed at or after this time (ISO 8601), deleted ones included (`status: DELETED`)",
+)
 sort_argument(list_query, SERVERS.sort)
 fields_argument(list_query, "id,name,status")
+
+events_query = events.query_parser(STATUSES)
 
 create_query = reqparse.RequestParser(bundle_errors=True)
 create_query.add_argument("wait", type=inputs.boolean, default=False, location="args", help="Answer once ACTIVE")
@@ -117,6 +126,7 @@ class ServerList(Resource):
             return {"dry_run": True, "server": launch.dry_run(body)}, 200
         with CREATES_IN_FLIGHT.track_inprogress():
             created, replayed = launch.create_server(body, idempotency_key=_idempotency_key(query["Idempotency-Key"]))
+            events.poke()
             status = 201
             if query["wait"] and created["status"] != "ACTIVE":
                 created = launch.wait_for_server(created["id"], timeout=query["timeout"])
@@ -161,6 +171,24 @@ def _idempotency_key(value: str | None) -> str | None:
     return value
 
 
+@ns.route("/events")
+class ServerEvents(Resource):
+    @ns.expect(events_query)
+    @ns.param("Last-Event-ID", "Resume after this event id (a browser's EventSource sends it itself)", _in="header")
+    @documents_errors(ns, 400, *READ_ERRORS)
+    @ns.produces(["text/event-stream"])
+    @ns.response(
+        200,
+        "A text/event-stream of `added`, `modified` and `deleted` events, each `data:` a server as its show "
+        "answers it and `id:` a cursor; `synced` after ?initial's servers, `bookmark` now and then on a quiet "
+        "stream, `expired` when a user token expires; a `: heartbeat` comment every 15 s",
+    )
+    @ns.response(410, "The event id is too old to resume from (`cursor_expired`): list again", error_model)
+    def get(self):
+        """Stream every change to the project's servers (Server-Sent Events)."""
+        return events.open_stream(events_query)
+
+
 @ns.route("/<string:ref>")
 @ns.param("ref", "Server id or exact name")
 class Server(Resource):
@@ -178,13 +206,16 @@ class Server(Resource):
         """Rename a server or change its description, metadata or tags."""
         body = parse_body(server_update)
         _unless_changed(ref)
-        return ServerActionService(get_connection()).update_server(ref, **body)
+        updated = ServerActionService(get_connection()).update_server(ref, **body)
+        events.poke()
+        return updated
 
     @documents_errors(ns, 404, 409, *READ_ERRORS)
     @ns.response(204, "Deletion started; the server disappears a few seconds later")
     def delete(self, ref):
         """Delete a server, by id or name."""
         ComputeService(get_connection()).delete_server(ref)
+        events.poke()
         return "", 204
 
 
@@ -204,6 +235,7 @@ class ServerAction(Resource):
         accepted = ServerActionService(get_connection()).act(
             ref, action=body["action"], reboot_type=body.get("type"), name=body.get("name")
         )
+        events.poke()
         if accepted["image_id"]:
             location = url_for("image_image", ref=accepted["image_id"])
         else:

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import requests
 from keystoneauth1 import exceptions as ks_exc
 from openstack import connection, proxy
 from openstack import exceptions as os_exc
@@ -34,6 +35,14 @@ def service(conn: connection.Connection, service_type: str) -> proxy.Proxy:
 
 def call(api: proxy.Proxy, method: str, path: str, **kwargs: Any) -> Any:
     """Send one request and return its JSON body; raise the SDK's typed error on failure."""
+    response = fetch(api, method, path, **kwargs)
+    if response.status_code == 204 or not response.content:
+        return None
+    return response.json()
+
+
+def fetch(api: proxy.Proxy, method: str, path: str, **kwargs: Any) -> requests.Response:
+    """Send one request and return its successful response; raise the SDK's typed error on failure."""
     # Without it Glance answers errors as HTML (its messages then arrive escaped, `&#x27;`).
     kwargs["headers"] = {"Accept": "application/json", **kwargs.get("headers", {})}
     try:
@@ -51,9 +60,7 @@ def call(api: proxy.Proxy, method: str, path: str, **kwargs: Any) -> Any:
         # (A caller's own token cannot be renewed: a retry would only repeat it.)
         response = api.request(path, method, raise_exc=False, **kwargs)
     os_exc.raise_from_response(response)
-    if response.status_code == 204 or not response.content:
-        return None
-    return response.json()
+    return response
 
 
 # RFC 3986 dot segments: HTTP clients resolve them before sending, so

@@ -137,6 +137,7 @@ class ComputeService:
         image: str | None = None,
         flavor: str | None = None,
         sort: str | None = None,
+        changes_since: str | None = None,
         image_names: bool = True,
     ) -> Page:
         """One page of servers: one Nova call (up to SHORT_PAGE_TRIES while servers are being scheduled), plus one
@@ -153,6 +154,8 @@ class ComputeService:
             params["image"] = self._filter_ref("image", image)
         if flavor:
             params["flavor"] = self._filter_ref("flavor", flavor)
+        if changes_since:
+            params["changes-since"] = changes_since  # Nova then lists deleted servers too
         cursor = Cursor.parse(marker)
         # Enough to fill the page once what the walk already answered is left out, and one more: whether it
         # comes tells if there is a next page.

@@ -72,3 +72,14 @@ def keyed_gateway(
     gw = Gateway(settings, tmp_path_factory.mktemp("gateway-logs") / "browser.log")
     yield gw
     gw.stop()
+
+
+@pytest.fixture(scope="session")
+def open_gateway(browser_cloud: Cloud, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    """The gateway acting as the demo user, with no API keys (a browser's EventSource cannot send one)."""
+    gw = Gateway(
+        {**browser_cloud.credentials("demo"), "WORKERS": "1"},
+        tmp_path_factory.mktemp("gateway-logs") / "browser-open.log",
+    )
+    yield gw
+    gw.stop()

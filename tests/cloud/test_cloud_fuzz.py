@@ -55,7 +55,9 @@ def served_spec() -> dict[str, Any]:
     return spec
 
 
-schema = schemathesis.openapi.from_dict(served_spec())
+# The change stream never ends, and its body is no JSON document: its bad input has its own tests
+# (tests/cloud/test_cloud_events.py).
+schema = schemathesis.openapi.from_dict(served_spec()).exclude(path="/api/v1/server/events")
 schema.config.generation.update(
     modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE], max_examples=EXAMPLES, deterministic=True
 )
