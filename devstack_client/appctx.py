@@ -12,6 +12,7 @@ from openstack import connection as os_connection
 from devstack_client.config import Settings
 from devstack_client.connection import CloudConnection
 from devstack_client.identity import resolve
+from devstack_client.services.feedbus import FeedBus
 from devstack_client.services.feeds import Feeds, Timing
 
 
@@ -20,14 +21,13 @@ def init_app(app: Flask) -> None:
     config: Settings = app.extensions["settings"]
     identity = resolve(config)
     app.extensions["openstack"] = CloudConnection(config, identity)
-    app.extensions["feeds"] = Feeds(
-        Timing(
-            poll=config.events_poll_seconds,
-            idle=config.events_idle_poll_seconds,
-            resync=config.events_resync_seconds,
-            heartbeat=config.events_heartbeat_seconds,
-        )
+    timing = Timing(
+        poll=config.events_poll_seconds,
+        idle=config.events_idle_poll_seconds,
+        resync=config.events_resync_seconds,
+        heartbeat=config.events_heartbeat_seconds,
     )
+    app.extensions["feeds"] = Feeds(timing, FeedBus(config.redis_url) if config.redis_url else None)
     if config.require_user_tokens:
         app.logger.info("every call acts as the Keystone user whose token it carries (REQUIRE_USER_TOKENS)")
     elif identity.problem:

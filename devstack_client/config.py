@@ -68,6 +68,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds between two full server lists of an event stream's feed: Nova does not mark a server changed when "
         "only its tags change, so such a change shows within this.",
     ),
+    Setting(
+        "REDIS_URL",
+        None,
+        "Redis (`redis://host:6379/0`) shared by every worker and gateway instance: one of them reads Nova's "
+        "changes per identity for all the event streams; unset: each worker reads them itself.",
+    ),
     Setting("EVENTS_HEARTBEAT_SECONDS", "15", "Seconds between two heartbeat comments on a quiet event stream."),
     Setting(
         "EVENTS_CURSOR_MAX_AGE",
@@ -150,6 +156,7 @@ class Settings:
     events_poll_seconds: float
     events_idle_poll_seconds: float
     events_resync_seconds: float
+    redis_url: str | None = field(repr=False)  # it may hold a password
     events_heartbeat_seconds: float
     events_cursor_max_age: int
     log_level: str

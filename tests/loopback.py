@@ -48,3 +48,32 @@ def stop_group(proc: subprocess.Popen, timeout: float) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
+
+
+REDIS_SERVER = "/usr/bin/redis-server"
+
+
+@contextlib.contextmanager
+def redis_server() -> Iterator[tuple[str, subprocess.Popen]]:
+    """A throwaway Redis (Debian's redis-server) on a free loopback port, keeping nothing on disk."""
+    import redis
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        client = redis.Redis.from_url(url)
+        for _ in range(100):
+            with contextlib.suppress(redis.ConnectionError):
+                if client.ping():
+                    break
+            threading.Event().wait(0.05)
+        client.close()
+        yield url, proc
+    finally:
+        stop_group(proc, timeout=5)

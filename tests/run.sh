@@ -2,7 +2,8 @@
 # The whole test run, as CI does it: lint, a real local OpenStack, every test
 # (the `cloud` ones included, which may then not be skipped) and the
 # coverage gate. Extra arguments go to pytest. The `browser` tests drive Debian's
-# Chromium (installed here when missing), never a browser Playwright downloads.
+# Chromium (installed here when missing), never a browser Playwright downloads;
+# Debian's redis-server is installed too (the tests start their own, on loopback).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 VENV="${VENV:-.venv}"
@@ -10,7 +11,11 @@ VENV="${VENV:-.venv}"
 "$VENV/bin/pip" install -q --disable-pip-version-check -e '.[test]'
 "$VENV/bin/ruff" check .
 "$VENV/bin/ruff" format --check .
-command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
+# Debian's Chromium for the browser tests, Redis for the shared event feeds' tests (each test starts its own).
+missing=""
+command -v chromium >/dev/null || missing="$missing chromium"
+[ -x /usr/bin/redis-server ] || missing="$missing redis-server"
+[ -z "$missing" ] || { apt-get update -qq && apt-get install -y -qq $missing; }
 bash tests/cloud/up.sh
 DEVSTACK_CLIENT_REQUIRE_CLOUD=1 "$VENV/bin/python" -m pytest \
     --cov=devstack_client --cov-report=term-missing --cov-fail-under=90 "$@"

@@ -12,8 +12,10 @@ reconnects with its last event id and catches up from Nova.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import socket
 import threading
 import time
 from collections import deque
@@ -21,6 +23,7 @@ from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import redis
 from openstack import connection
 
 from devstack_client.errors import StreamUnavailable
@@ -35,6 +38,7 @@ from devstack_client.services.changes import (
     read_servers,
     seconds,
 )
+from devstack_client.services.feedbus import FeedBus
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +85,11 @@ class ChangeFeed:
         self.idle_since = time.monotonic()
         self._wake = threading.Event()
         self._last_full = 0.0
-        self.polls = 0
+        self.polls = 0  # reads of Nova
+        self._owner = f"{socket.gethostname()}:{os.getpid()}:{id(self)}"
+        self._bus_name = FeedBus.name(key)
+        self._after = "0-0"  # the last shared-log entry applied
+        self._bus_down = False
 
     # -- for streams ---------------------------------------------------------------------------------------
 
@@ -115,6 +123,11 @@ class ChangeFeed:
     def poke(self) -> None:
         """Read Nova now (this gateway just changed a server)."""
         self._wake.set()
+        if self._registry.bus is not None:
+            try:
+                self._registry.bus.poke(self._bus_name)
+            except Exception:
+                log.warning("change feed %s: could not poke the shared feed", self.key)
 
     def notify(self) -> None:
         with self._cond:
@@ -123,42 +136,91 @@ class ChangeFeed:
     # -- the poller ----------------------------------------------------------------------------------------
 
     def run(self) -> None:
+        bus = self._registry.bus
         while not self._registry.stopping.is_set() and not self._registry.retire(self):
+            interval = self.timing.poll if self.failure or self._busy() else self.timing.idle
             try:
-                self._read()
+                if bus is None or not self._primed.is_set():
+                    self._first_or_own_read(bus)
+                else:
+                    self._shared_or_own_read(bus, interval)
                 if self.failure is not None:
-                    log.info("change feed %s: Nova answers again", self.key)
+                    log.info("change feed %s: reads again", self.key)
                 self.failure = None
-            except Exception as exc:  # an upstream outage: streams stay open and the feed tries again
+            except Exception as exc:  # an outage (Nova, or Redis): streams stay open and the feed tries again
                 if self.failure is None:  # once per outage, not once per read
-                    log.warning("change feed %s: reading Nova failed: %s", self.key, type(exc).__name__)
+                    log.warning("change feed %s: reading failed: %s", self.key, type(exc).__name__)
                 self.failure = exc
             self._tried.set()
-            busy = any(in_transition(server) for _, server in self._known.values())
-            self._wake.wait(self.timing.poll if busy or self.failure else self.timing.idle)
-            self._wake.clear()
+            if bus is None or self.failure is not None:
+                self._wake.wait(interval)
+                self._wake.clear()
+        if bus is not None:
+            with contextlib.suppress(redis.RedisError):  # Redis gone: the lease lapses by itself
+                bus.resign(self._bus_name, self._owner)
         self.notify()
 
-    def _read(self) -> None:
+    def _busy(self) -> bool:
+        return any(in_transition(server) for _, server in self._known.values())
+
+    def _first_or_own_read(self, bus: FeedBus | None) -> None:
+        if bus is not None:  # a follower starts after what is in the shared log now, then reads once itself
+            self._after = bus.last_id(self._bus_name)
+        servers, read_time = self._fetch()
+        self._absorb(servers, read_time)
+
+    def _shared_or_own_read(self, bus: FeedBus, interval: float) -> None:
+        try:
+            self._shared_read(bus, interval)
+            self._bus_down = False
+        except redis.RedisError as exc:
+            # Without Redis this feed reads Nova itself, as it would unshared: streams lose nothing.
+            if not self._bus_down:
+                log.warning("change feed %s: Redis unreachable (%s), reading Nova alone", self.key, type(exc).__name__)
+            self._bus_down = True
+            self._absorb(*self._fetch())
+            self._wake.wait(interval)
+            self._wake.clear()
+
+    def _shared_read(self, bus: FeedBus, interval: float) -> None:
+        """Lead (read Nova, publish) if the lease is free or ours; in any case apply what the leader published."""
+        leading = bus.lead(self._bus_name, self._owner, ttl=3 * max(self.timing.poll, self.timing.idle) + 5)
+        if leading:
+            servers, read_time = self._fetch()
+            bus.publish(self._bus_name, servers, read_time)
+        reads, self._after = bus.follow(self._bus_name, self._after, block=0 if leading else interval)
+        for servers, read_time in reads:
+            self._absorb(servers, read_time)
+        if leading:
+            bus.wait_poke(self._bus_name, interval)  # a write through any gateway instance wakes the leader
+
+    def _fetch(self) -> tuple[list[dict[str, Any]], int]:
+        """Read Nova: the server states this feed does not know yet, and Nova's clock."""
         full = not self._primed.is_set() or time.monotonic() - self._last_full >= self.timing.resync
         read = read_servers(self._source.conn, since=None if full else self.watermark - OVERLAP)
         self.polls += 1
-        found = []
-        for server in read.servers:
-            before = self._known.get(server["id"])
-            if before is not None and before[0] == content(server):
-                continue
-            if server.get("status") == "DELETED":
-                found.append(change("deleted", server, before[1] if before else None))
-            else:
-                found.append(change("modified" if before else "added", server, before[1] if before else None))
+        found = [s for s in read.servers if (known := self._known.get(s["id"])) is None or known[0] != content(s)]
         if full:
             listed = {server["id"] for server in read.servers}
             # Gone from a full list without a DELETED row seen (archived, or deleted between two reads).
-            for gone in [sid for sid, (_, s) in self._known.items() if sid not in listed and s["status"] != "DELETED"]:
-                server = {**self._known[gone][1], "status": "DELETED", "task_state": None}
-                found.append(change("deleted", server, self._known[gone][1]))
+            for sid, (_, server) in self._known.items():
+                if sid not in listed and server["status"] != "DELETED":
+                    found.append({**server, "status": "DELETED", "task_state": None})
             self._last_full = time.monotonic()
+        return found, read.time
+
+    def _absorb(self, servers: list[dict[str, Any]], read_time: int) -> None:
+        """Log each state that is news to this feed (the first read only learns them), and wake the streams."""
+        found = []
+        for server in servers:
+            before = self._known.get(server["id"])
+            if before is not None and before[0] == content(server):
+                continue  # already known (published by the leader, and read by this feed itself too)
+            previous = before[1] if before else None
+            if server.get("status") == "DELETED":
+                found.append(change("deleted", server, previous))
+            else:
+                found.append(change("modified" if before else "added", server, previous))
         with self._cond:
             if self._primed.is_set():
                 for item in found:
@@ -166,7 +228,7 @@ class ChangeFeed:
                     self._log.append((self._seq, item))
             for item in found:
                 self._known[item.id] = (content(item.server), item.server)
-            self.watermark = max(self.watermark, read.time)
+            self.watermark = max(self.watermark, read_time)
             # A deleted server stays known while Nova may list it again in a read's overlap.
             for sid in [sid for sid, (_, s) in self._known.items() if _forgettable(s, self.watermark)]:
                 del self._known[sid]
@@ -182,8 +244,9 @@ def _forgettable(server: dict[str, Any], now: int) -> bool:
 class Feeds:
     """A worker's feeds, one per identity, started on a stream's first subscription (after the fork)."""
 
-    def __init__(self, timing: Timing) -> None:
+    def __init__(self, timing: Timing, bus: FeedBus | None = None) -> None:
         self.timing = timing
+        self.bus = bus
         self._lock = threading.Lock()
         self._feeds: dict[Hashable, ChangeFeed] = {}
         self._pid = os.getpid()

@@ -1,0 +1,48 @@
+"""Fixtures of the API tests: the server change stream's (tests/events.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from devstack_client.services import feeds as feeds_module
+from tests.events import EVENTS, Reader, Timeline
+
+
+@pytest.fixture(autouse=True)
+def stopped_feeds(monkeypatch):
+    """Every app's feeds stop with its test: a poller left running would read the next test's Nova."""
+    made: list[feeds_module.Feeds] = []
+    init = feeds_module.Feeds.__init__
+
+    def recorded(self: feeds_module.Feeds, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        made.append(self)
+
+    monkeypatch.setattr(feeds_module.Feeds, "__init__", recorded)
+    yield
+    for feeds in made:
+        feeds.stop()
+
+
+@pytest.fixture
+def nova(cloud):
+    return Timeline(cloud)
+
+
+@pytest.fixture
+def watch(client):
+    readers: list[Reader] = []
+
+    def open_stream(url: str = EVENTS, headers: dict[str, str] | None = None, on: Any = None) -> Reader:
+        response = (on or client).get(url, headers=headers or {}, buffered=False)
+        assert response.status_code == 200, response.get_data(as_text=True)
+        reader = Reader(response)
+        readers.append(reader)
+        assert reader.frame() == {"retry": "3000"}
+        return reader
+
+    yield open_stream
+    for reader in readers:
+        reader.close()

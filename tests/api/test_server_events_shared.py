@@ -1,0 +1,97 @@
+"""Event feeds shared through a real Redis (REDIS_URL): several workers (here: apps) of one identity read Nova
+once between them, a write through any of them wakes the reader, another takes over when it goes, and without
+Redis each reads alone and nothing is lost."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from devstack_client import create_app
+from tests.events import FAST
+from tests.fakes import CREDENTIALS
+from tests.loopback import REDIS_SERVER, redis_server
+
+
+@pytest.fixture
+def redis_url():
+    if not os.path.exists(REDIS_SERVER):
+        if os.environ.get("DEVSTACK_CLIENT_REQUIRE_CLOUD") == "1":
+            pytest.fail(f"{REDIS_SERVER} is missing (apt-get install redis-server)")
+        pytest.skip(f"{REDIS_SERVER} is missing (apt-get install redis-server)")
+    with redis_server() as (url, proc):
+        yield url, proc
+
+
+def worker(redis_url: str, **settings: str):
+    return create_app({**CREDENTIALS, **FAST, "REDIS_URL": redis_url, **settings})
+
+
+def feed_of(app):
+    return next(iter(app.extensions["feeds"]._feeds.values()))
+
+
+def until(predicate, seconds: float = 10.0) -> None:
+    end = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.05)
+
+
+def test_one_worker_reads_nova_for_all_of_them(redis_url, nova, watch):
+    first, second = worker(redis_url[0]), worker(redis_url[0])
+    streams = [watch(on=first.test_client()), watch(on=second.test_client())]
+    feeds = [feed_of(first), feed_of(second)]
+    until(lambda: any(f.polls > 1 for f in feeds))
+    before = [f.polls for f in feeds]
+    nova.put("shared", status="ACTIVE")
+
+    assert [s.event()["data"]["name"] for s in streams] == ["shared", "shared"]
+    time.sleep(0.5)
+    grew = [after - was for after, was in zip([f.polls for f in feeds], before, strict=True)]
+    assert sorted(grew)[0] == 0 and sorted(grew)[1] >= 3  # one reads (every 0.05 s), the other only follows
+
+
+def test_a_write_through_another_worker_wakes_the_reader(redis_url, cloud, nova, watch):
+    first, second = (worker(redis_url[0], EVENTS_IDLE_POLL_SECONDS="30") for _ in range(2))
+    server = nova.put("poked", status="ACTIVE")
+    streams = [watch(on=first.test_client()), watch(on=second.test_client())]
+    until(lambda: any(f.polls > 1 for f in (feed_of(first), feed_of(second))) or time.sleep(1) is None)
+    cloud.nova("DELETE", f"/servers/{server['id']}", status=204)
+    nova.tick()
+    nova.delete("poked")
+
+    # Through whichever app is not reading: its poke goes through Redis.
+    follower = first if feed_of(second).polls > feed_of(first).polls else second
+    assert follower.test_client().delete(f"/api/v1/server/{server['id']}").status_code == 204
+
+    assert [s.event(deadline=5)["event"] for s in streams] == ["deleted", "deleted"]  # not after 30 s
+
+
+def test_another_worker_takes_over_when_the_reader_goes(redis_url, nova, watch):
+    first, second = worker(redis_url[0]), worker(redis_url[0])
+    watch(on=first.test_client())
+    until(lambda: feed_of(first).polls > 2)  # the first one leads
+    survivor = watch(on=second.test_client())
+
+    first.extensions["feeds"].stop()
+    nova.put("after-leader", status="ACTIVE")
+
+    assert survivor.event(deadline=15)["data"]["name"] == "after-leader"
+    assert feed_of(second).polls > 1
+
+
+def test_without_redis_each_worker_reads_alone_and_loses_nothing(redis_url, nova, watch):
+    url, proc = redis_url
+    first, second = worker(url), worker(url)
+    streams = [watch(on=first.test_client()), watch(on=second.test_client())]
+    until(lambda: any(f.polls > 1 for f in (feed_of(first), feed_of(second))))
+
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(5)
+    nova.put("redis-down", status="ACTIVE")
+
+    assert [s.event(deadline=15)["data"]["name"] for s in streams] == ["redis-down", "redis-down"]
