@@ -57,6 +57,14 @@ CREATES_IN_FLIGHT = Gauge(
     "Server creates being sent or waited for right now",
     multiprocess_mode="livesum",
 )
+EVENT_STREAMS = Gauge(
+    "devstack_client_event_streams_open", "Server event streams open right now", multiprocess_mode="livesum"
+)
+FEED_READS = Counter(
+    "devstack_client_event_feed_reads",
+    "Reads of Nova by the event streams' feeds (one per identity, shared by its streams), by kind (full, changes)",
+    ["kind"],
+)
 
 
 def request_answered(method: str, route: str, status: int, seconds: float) -> None:

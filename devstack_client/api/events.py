@@ -13,6 +13,7 @@ from flask_restx import inputs, reqparse
 from devstack_client.api.query import parse_query
 from devstack_client.appctx import feeds, get_connection, identity_key, settings
 from devstack_client.errors import CursorExpired, InvalidRequest
+from devstack_client.metrics import EVENT_STREAMS
 from devstack_client.services.changes import EventCursor
 from devstack_client.services.feeds import Event, Stream
 
@@ -91,12 +92,14 @@ def open_stream(parser: reqparse.RequestParser) -> Response:
 
     def body() -> Iterator[str]:
         # The first chunk goes out at once: a client (and any proxy) sees the stream open before a change.
+        EVENT_STREAMS.inc()
         try:
             yield f"retry: {RETRY_MS}\n\n"
             for event in stream.events():
                 yield frame(event)
         finally:  # also when the client went before the first event (events() never started)
             stream.close()
+            EVENT_STREAMS.dec()
 
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}  # nginx would buffer the stream
     return Response(body(), mimetype="text/event-stream", headers=headers)

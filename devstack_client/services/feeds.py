@@ -27,6 +27,7 @@ import redis
 from openstack import connection
 
 from devstack_client.errors import StreamUnavailable
+from devstack_client.metrics import FEED_READS
 from devstack_client.services.changes import (
     OVERLAP,
     Change,
@@ -199,6 +200,7 @@ class ChangeFeed:
         full = not self._primed.is_set() or time.monotonic() - self._last_full >= self.timing.resync
         read = read_servers(self._source.conn, since=None if full else self.watermark - OVERLAP)
         self.polls += 1
+        FEED_READS.labels("full" if full else "changes").inc()
         found = [s for s in read.servers if (known := self._known.get(s["id"])) is None or known[0] != content(s)]
         if full:
             listed = {server["id"] for server in read.servers}

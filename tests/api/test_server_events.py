@@ -459,3 +459,23 @@ def test_a_bad_changes_since_is_400_and_nothing_sent(client, cloud, value):
     assert response.status_code == 400
     assert response.json["errors"][0]["field"] == "changes_since"
     assert not listed.called
+
+
+def test_metrics_count_open_streams_and_the_feeds_reads(nova, watch):
+    from prometheus_client import REGISTRY
+
+    def value(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    open_before = value("devstack_client_event_streams_open")
+    reads_before = value("devstack_client_event_feed_reads_total", kind="changes")
+    streams = [watch(), watch()]
+    nova.put("counted", status="ACTIVE")
+    assert [s.event()["data"]["name"] for s in streams] == ["counted", "counted"]
+
+    assert value("devstack_client_event_streams_open") == open_before + 2
+    assert value("devstack_client_event_feed_reads_total", kind="full") >= 1
+    assert value("devstack_client_event_feed_reads_total", kind="changes") > reads_before
+    for stream in streams:
+        stream.close()
+    assert value("devstack_client_event_streams_open") == open_before
