@@ -38,6 +38,7 @@ class GatewayApi(Api):
         schema = super().__schema__
         if "error" not in schema and not getattr(self, "_nullable_marked", False):
             common.mark_nullable(schema)  # once: restx caches the dict it built
+            common.mark_conditional(schema)
             self._nullable_marked = True
         return schema
 

@@ -89,3 +89,15 @@ def mark_nullable(spec: dict[str, Any]) -> dict[str, Any]:
                     prop["allOf"] = [{"$ref": ref}]
                 prop["x-nullable"] = True
     return spec
+
+
+NOT_MODIFIED = "Not modified: the `If-None-Match` header holds the answer's current `ETag` (no body)"
+
+
+def mark_conditional(spec: dict[str, Any]) -> dict[str, Any]:
+    """Say that every JSON read of the API may answer 304 (api/caching.py answers it, after any view)."""
+    for path, operations in spec.get("paths", {}).items():
+        get = operations.get("get")
+        if path.startswith("/api/") and get and "text/event-stream" not in get.get("produces", []):
+            get["responses"].setdefault("304", {"description": NOT_MODIFIED})
+    return spec

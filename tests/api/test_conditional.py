@@ -128,3 +128,11 @@ def test_if_match_star_matches_any_version(client, cloud):
     response = client.post(f"/api/v1/server/{SERVER_ID}/action", json={"action": "stop"}, headers={"If-Match": "*"})
 
     assert response.status_code == 202 and action.call_count == 1
+
+
+def test_the_spec_documents_304_on_every_json_read(client):
+    paths = client.get("/swagger.json").json["paths"]
+
+    reads = {path: ops["get"] for path, ops in paths.items() if path.startswith("/api/") and "get" in ops}
+    assert reads and all("304" in op["responses"] for path, op in reads.items() if not path.endswith("/events"))
+    assert "304" not in paths["/api/v1/server/events"]["get"]["responses"]  # a stream is never 304
