@@ -146,10 +146,16 @@ def if_match(method):
                        error_model)(method)  # fmt: skip
 
 
-def _unless_changed(ref: str) -> None:
-    """With If-Match: refuse (412) unless the server is the version the caller read (one GET more)."""
-    if "If-Match" in request.headers:
-        check_if_match(marshal(ComputeService(get_connection()).get_server(ref), server))
+def _unless_changed(ref: str) -> str:
+    """With If-Match: refuse (412) unless the server is the version the caller read (one GET more).
+
+    Returns the server's id when it was read, so that a name is not looked up twice, else ``ref``.
+    """
+    if "If-Match" not in request.headers:
+        return ref
+    current = ComputeService(get_connection()).get_server(ref)
+    check_if_match(marshal(current, server))
+    return current["id"]
 
 
 def _check_create(body: dict) -> list[dict[str, str]]:
@@ -205,7 +211,7 @@ class Server(Resource):
     def patch(self, ref):
         """Rename a server or change its description, metadata or tags."""
         body = parse_body(server_update)
-        _unless_changed(ref)
+        ref = _unless_changed(ref)
         updated = ServerActionService(get_connection()).update_server(ref, **body)
         events.poke()
         return updated
@@ -231,7 +237,7 @@ class ServerAction(Resource):
     def post(self, ref):
         """Start, stop, reboot, pause, unpause, suspend, resume or snapshot a server."""
         body = parse_body(server_action)
-        _unless_changed(ref)
+        ref = _unless_changed(ref)
         accepted = ServerActionService(get_connection()).act(
             ref, action=body["action"], reboot_type=body.get("type"), name=body.get("name")
         )

@@ -120,6 +120,22 @@ def test_without_if_match_an_edit_reads_nothing_first(client, cloud):
     assert cloud.api_calls() == [f"PUT {NOVA}/servers/{SERVER_ID}"]
 
 
+def test_an_edit_by_name_with_if_match_looks_the_name_up_once(client, cloud):
+    server = make_fake_server(SERVER_ID, name="web-1")
+    cloud.nova("GET", "/servers/detail", body={"servers": [server]})
+    tag = client.get("/api/v1/server/web-1").headers["ETag"]
+    cloud.mocker.reset_mock()
+    cloud.nova("PUT", f"/servers/{SERVER_ID}", body={"server": {**server, "name": "web-2"}})
+
+    response = client.patch("/api/v1/server/web-1", json={"name": "web-2"}, headers={"If-Match": tag})
+
+    assert response.status_code == 200
+    assert cloud.api_calls() == [
+        f"GET {NOVA}/servers/detail?name=%5Eweb%5C-1%24",
+        f"PUT {NOVA}/servers/{SERVER_ID}",
+    ]
+
+
 def test_if_match_star_matches_any_version(client, cloud):
     server = make_fake_server(SERVER_ID)
     cloud.nova("GET", f"/servers/{SERVER_ID}", body={"server": server})
