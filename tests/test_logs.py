@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from devstack_client import create_app, observe
+from devstack_client import create_app, logs
 from devstack_client.config import load
 from tests.fakes import CREDENTIALS, TOKEN, make_fake_flavor, make_fake_server
 
@@ -20,7 +20,7 @@ def json_log():
     """Every log line of the process, formatted as in production, at DEBUG."""
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(observe.JsonFormatter())
+    handler.setFormatter(logs.JsonFormatter())
     root = logging.getLogger()
     old_level = root.level
     root.addHandler(handler)
@@ -127,7 +127,7 @@ def test_json_lines_hold_exceptions():
         raise ValueError("boom")
     except ValueError:
         record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed %s", ("here",), sys.exc_info())
-    line = json.loads(observe.JsonFormatter().format(record))
+    line = json.loads(logs.JsonFormatter().format(record))
     assert line["message"] == "failed here"
     assert "ValueError: boom" in line["exception"]
     assert "request_id" not in line  # outside a request
@@ -135,7 +135,7 @@ def test_json_lines_hold_exceptions():
 
 def test_text_format_is_for_people(client, cloud):
     stream = io.StringIO()
-    config = observe.logging_config(load({"LOG_FORMAT": "text", "LOG_LEVEL": "INFO"}, environ={}))
+    config = logs.logging_config(load({"LOG_FORMAT": "text", "LOG_LEVEL": "INFO"}, environ={}))
     config["handlers"]["console"]["stream"] = stream
     root = logging.getLogger()
     saved = (root.level, list(root.handlers))
@@ -166,5 +166,5 @@ def test_gunicorn_logs_through_ours_and_its_access_log_is_off():
 
     assert options["accesslog"] is None
     config = options["logconfig_dict"]
-    assert config["formatters"]["gateway"]["()"] == "devstack_client.observe.JsonFormatter"
+    assert config["formatters"]["gateway"]["()"] == "devstack_client.logs.JsonFormatter"
     assert config["loggers"]["gunicorn.error"] == {"level": "INFO", "handlers": [], "propagate": True}
