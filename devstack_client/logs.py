@@ -47,6 +47,18 @@ class TextFormatter(logging.Formatter):
         return f"{line} [{trace.request_id}]" if trace is not None else line
 
 
+class WithoutPoolFull(logging.Filter):
+    """Drop urllib3's "Connection pool is full, discarding connection" lines.
+
+    Under gevent more calls than UPSTREAM_POOL_SIZE may be in flight at once
+    (a frozen Nova holds hundreds): the extra connections are closed after
+    use by design (connection.py), and urllib3 would log one warning each.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Connection pool is full")
+
+
 def logging_config(settings: Settings) -> dict[str, Any]:
     """A logging.config.dictConfig for the process, gunicorn's own loggers included (its access log is off)."""
     formatter = JsonFormatter if settings.log_format == "json" else TextFormatter
@@ -55,6 +67,7 @@ def logging_config(settings: Settings) -> dict[str, Any]:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"gateway": {"()": f"{formatter.__module__}.{formatter.__qualname__}"}},
+        "filters": {"without_pool_full": {"()": f"{WithoutPoolFull.__module__}.{WithoutPoolFull.__qualname__}"}},
         "handlers": {
             "console": {"class": "logging.StreamHandler", "formatter": "gateway", "stream": "ext://sys.stderr"}
         },
@@ -63,5 +76,6 @@ def logging_config(settings: Settings) -> dict[str, Any]:
             # Emptied of gunicorn's own handlers, so that they reach ours.
             "gunicorn.error": {"level": level, "handlers": [], "propagate": True},
             "gunicorn.access": {"level": "INFO", "handlers": [], "propagate": False},
+            "urllib3.connectionpool": {"filters": ["without_pool_full"]},
         },
     }

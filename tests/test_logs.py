@@ -168,3 +168,16 @@ def test_gunicorn_logs_through_ours_and_its_access_log_is_off():
     config = options["logconfig_dict"]
     assert config["formatters"]["gateway"]["()"] == "devstack_client.logs.JsonFormatter"
     assert config["loggers"]["gunicorn.error"] == {"level": "INFO", "handlers": [], "propagate": True}
+
+
+def test_urllib3s_pool_full_warnings_are_dropped_and_its_other_lines_kept():
+    # Under gevent, calls beyond UPSTREAM_POOL_SIZE at once are expected: one warning each would flood the log.
+    config = logs.logging_config(load({}, environ={}))
+    assert config["loggers"]["urllib3.connectionpool"] == {"filters": ["without_pool_full"]}
+
+    def record(message: str, *args: object) -> logging.LogRecord:
+        return logging.LogRecord("urllib3.connectionpool", logging.WARNING, __file__, 1, message, args, None)
+
+    keep = logs.WithoutPoolFull().filter
+    assert not keep(record("Connection pool is full, discarding connection: %s. Connection pool size: %s", "n", 32))
+    assert keep(record("Failed to parse headers (url=%s): %s", "http://nova", "bad"))
