@@ -80,7 +80,7 @@ def timed_get(gw: Gateway, path: str) -> tuple[requests.Response, float]:
 
 def test_with_100_calls_stuck_on_a_frozen_nova_the_probes_answer_at_once(cloud_info, start_gateway):
     """The default gevent workers: 100 flavor lists wait on a frozen Nova (under gthread they held all 16
-    threads and /healthz took 37 s). /healthz answers at once, Glance and Neutron reads are served, and
+    threads and /healthz took 37 s). /healthz answers at once, Glance reads are served, and
     /readyz says not ready within its own READY_TIMEOUT (2 s), not READ_TIMEOUT."""
     gw = start_gateway({**cloud_info.credentials("demo"), "READ_TIMEOUT": "40"}, "frozen-nova-100")
     for _ in range(4):  # both workers connected and discovered (a new connection may go to either)
@@ -95,9 +95,11 @@ def test_with_100_calls_stuck_on_a_frozen_nova_the_probes_answer_at_once(cloud_i
                 alive, took = timed_get(gw, "/healthz")
                 # 100 ms measured (bench/longlived.py); the bound here only tells "at once" from "stuck".
                 assert (alive.status_code, took < 1.0) == (200, True), took
-            for path in ("/api/v1/image", "/api/v1/network"):
-                read, took = timed_get(gw, path)
-                assert (read.status_code, took < 10) == (200, True), (path, took)
+            # Not Neutron: the test cloud's own Neutron queued a list behind workers waiting on the frozen
+            # Nova (its notifications, Nova's port bindings) for 95 s, in its own access log.
+            for _ in range(3):
+                read, took = timed_get(gw, "/api/v1/image")
+                assert (read.status_code, took < 10) == (200, True), took
             # Each worker answers from its last check for 5 s: poll until one checks while Nova is frozen.
             not_ready = wait_for(lambda: none_unless(timed_get(gw, "/readyz"), 503), 20, "/readyz to say 503")
             resp, took = not_ready
