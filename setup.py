@@ -31,6 +31,7 @@ setup(
         "requests>=2.32,<3",
         "jsonschema>=4.20,<5",
         "gunicorn>=27.0.1,<28",
+        "gevent>=26.9,<27",
         "prometheus-client>=0.26,<0.27",
         "flask-cors>=6.0.5,<7",
         "cachetools>=5.3,<9",

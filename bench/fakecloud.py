@@ -9,7 +9,8 @@ so the benchmark can say how many upstream calls one API call cost.
 One port, one prefix per service (``/identity``, ``/compute``, ``/image``,
 ``/network``); the token's catalog points at them. ``/_bench/...`` is the
 benchmark's own control: read or reset the counts, change the number of
-servers. Run it as ``python -m bench.fakecloud --servers N``: it prints its
+servers, stall the requests whose path matches a pattern (a frozen service,
+for bench/longlived.py) and release them. Run it as ``python -m bench.fakecloud --servers N``: it prints its
 URL on the first line of stdout.
 """
 
@@ -111,12 +112,35 @@ class Cloud:
         self.images = [make_fake_image(i, name, size=4096, virtual_size=4096, disk_format="raw") for i, name in IMAGES]
         self.network = make_fake_network(BULK_NET_ID, "bulk-net", subnets=["53877221-3661-4fb3-bcf5-197bfe6a3bea"])
         self.resize(servers)
+        self.stalled: re.Pattern[str] | None = None
+        self.released = threading.Event()
+        self.stall_seconds = 0.0
+
+    def stall(self, pattern: str | None, seconds: float) -> None:
+        """Hold the requests whose path matches ``pattern`` (up to ``seconds``); None releases every held one."""
+        with self.lock:
+            self.released.set()
+            self.released = threading.Event()
+            self.stalled = re.compile(pattern) if pattern else None
+            self.stall_seconds = seconds
+
+    def hold(self, path: str) -> None:
+        stalled, released = self.stalled, self.released
+        if stalled is not None and stalled.search(path):
+            released.wait(self.stall_seconds)
 
     def resize(self, n: int) -> None:
         servers = [_server(i, self.base) for i in range(n)]
         self.servers = servers
         self.server_json = [json.dumps(s) for s in servers]
         self.index = {s["id"]: i for i, s in enumerate(servers)}
+
+    def touch(self, i: int, name: str) -> None:
+        """Server ``i`` changes now (renamed): Nova's ``changes-since`` lists it (bench/streams.py)."""
+        with self.lock:
+            now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            self.servers[i] = {**self.servers[i], "name": name, "updated": now}
+            self.server_json[i] = json.dumps(self.servers[i])
 
     def count(self, method: str, path: str) -> None:
         with self.lock:
@@ -178,6 +202,7 @@ class Handler(BaseHTTPRequestHandler):
         if path.startswith("/_bench/"):
             return self._control(method, path, query)
         cloud.count(method, path)
+        cloud.hold(path)
         time.sleep(cloud.latency)
         service = path.split("/")[1]
         handler = getattr(self, f"_{service}", None)
@@ -195,6 +220,12 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/_bench/servers" and method == "POST":
             cloud.resize(int(query["n"]))
             return self._send(200, {"servers": len(cloud.servers)})
+        if path == "/_bench/touch" and method == "POST":
+            cloud.touch(int(query["i"]), query["name"])
+            return self._send(200, {"touched": int(query["i"])})
+        if path == "/_bench/stall" and method == "POST":
+            cloud.stall(query.get("path"), float(query.get("seconds", 0)))
+            return self._send(200, {"stalled": query.get("path")})
         self._send(404, {})
 
     # -- Keystone ------------------------------------------------------------------
@@ -244,7 +275,12 @@ class Handler(BaseHTTPRequestHandler):
             body = {"version": version} if rest == "" and path.startswith("/compute/v2.1") else {"versions": [version]}
             self._send(200, body, headers=headers)
         elif rest == "/servers/detail" or rest == "/servers":
-            page = _page(cloud.server_json, None, query, cloud.index)
+            items, index = cloud.server_json, cloud.index
+            if "changes-since" in query:  # ISO 8601 in UTC, as both sides write it: compared as text
+                chosen = [i for i, server in enumerate(cloud.servers) if server["updated"] >= query["changes-since"]]
+                items = [cloud.server_json[i] for i in chosen]
+                index = {cloud.servers[i]["id"]: n for n, i in enumerate(chosen)}
+            page = _page(items, None, query, index)
             if "name" in query:  # Nova's name filter is a regular expression
                 pattern = re.compile(query["name"])
                 page = [s for s in page if pattern.search(json.loads(s)["name"])]
@@ -328,9 +364,14 @@ class Handler(BaseHTTPRequestHandler):
         return True
 
 
+class Server(ThreadingHTTPServer):
+    # The default backlog of 5 drops connections when a thousand arrive at once (bench/longlived.py).
+    request_queue_size = 1024
+
+
 def serve(servers: int, latency: float, port: int = 0) -> tuple[ThreadingHTTPServer, Cloud]:
     """Start the fake in a thread of this process; return the server and its state."""
-    httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    httpd = Server(("127.0.0.1", port), Handler)
     httpd.daemon_threads = True
     cloud = Cloud(f"http://127.0.0.1:{httpd.server_address[1]}", servers, latency)
     httpd.RequestHandlerClass = type("BoundHandler", (Handler,), {"cloud": cloud})

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
+if TYPE_CHECKING:  # Flask is imported by create_app only: gunicorn's master must not import it (main.py)
+    from flask import Flask
 
 __version__ = "0.1.0"
 
@@ -19,6 +20,8 @@ MAX_URI_BYTES = 4096
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Create the app: defaults, then the environment, then ``config`` (our settings and Flask's own keys)."""
+    from flask import Flask
+
     from devstack_client import api, appctx, cors, observe
     from devstack_client.config import is_setting, load
 

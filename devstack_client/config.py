@@ -36,7 +36,24 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("HOST", "127.0.0.1", "Address to listen on."),
     Setting("PORT", "8080", "Port to listen on."),
     Setting("WORKERS", "2", "gunicorn worker processes."),
-    Setting("THREADS", "8", "Threads per worker (and HTTP connections per worker)."),
+    Setting(
+        "WORKER_CLASS",
+        "gevent",
+        "`gevent` (each request a greenlet: thousands of long requests per worker) or `gthread` "
+        "(each active request holds one of `THREADS` threads).",
+    ),
+    Setting(
+        "WORKER_CONNECTIONS",
+        "1000",
+        "With `gevent`: client connections (open requests and idle keep-alives) each worker serves at once.",
+    ),
+    Setting("THREADS", "8", "With `gthread`: threads per worker, so requests each worker serves at once."),
+    Setting(
+        "UPSTREAM_POOL_SIZE",
+        "32",
+        "Idle HTTP connections to each OpenStack service a worker keeps for reuse (at least `THREADS` with "
+        "`gthread`); more calls at once open extra connections, closed after use.",
+    ),
     Setting(
         "KEEPALIVE",
         "75",
@@ -46,6 +63,11 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("CONNECT_TIMEOUT", "5", "Seconds to wait for an OpenStack connection."),
     Setting("READ_TIMEOUT", "60", "Seconds to wait for an OpenStack answer."),
+    Setting(
+        "READY_TIMEOUT",
+        "2",
+        "Seconds each `/readyz` check waits for OpenStack (connect and read) before it answers not ready.",
+    ),
     Setting("IDEMPOTENCY_TTL", "86400", "Seconds an `Idempotency-Key` protects against a duplicate create."),
     Setting(
         "IDEMPOTENCY_SETTLE_SECONDS",
@@ -125,6 +147,8 @@ SETTINGS: tuple[Setting, ...] = (
     ),
 )
 
+WORKER_CLASSES = ("gevent", "gthread")
+
 # The longest a create with ?wait=true holds its request (gunicorn's worker
 # timeout is set above it).
 MAX_WAIT_SECONDS = 300
@@ -147,10 +171,14 @@ class Settings:
     host: str
     port: int
     workers: int
+    worker_class: str
+    worker_connections: int
     threads: int
+    upstream_pool_size: int
     keepalive: int
     connect_timeout: float
     read_timeout: float
+    ready_timeout: float
     idempotency_ttl: float
     idempotency_settle_seconds: float
     events_poll_seconds: float
@@ -208,6 +236,8 @@ def load(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] 
             values[name] = _number(name, kind, values[name])
         elif kind is bool:
             values[name] = _boolean(name, values[name])
+    if values["WORKER_CLASS"] not in WORKER_CLASSES:
+        raise ConfigError(f"WORKER_CLASS must be gevent or gthread, not {values['WORKER_CLASS']!r}")
     if values["LOG_FORMAT"] not in ("json", "text"):
         raise ConfigError(f"LOG_FORMAT must be json or text, not {values['LOG_FORMAT']!r}")
     values["CORS_ORIGINS"] = _origins(values["CORS_ORIGINS"])

@@ -21,7 +21,7 @@ from devstack_client import __version__
 from devstack_client.config import COMPUTE_MICROVERSION, Settings
 from devstack_client.errors import DiscoveryFailed, Misconfigured
 from devstack_client.identity import Identity
-from devstack_client.tracing import TracingSession
+from devstack_client.session import TracingSession
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ class CloudConnection:
     def _transport(self) -> requests.Session:
         with self._pool_lock:
             if self._http is None or self._http_pid != os.getpid():
-                self._http = _http_pool(self.settings.threads)
+                self._http = _http_pool(upstream_pool_size(self.settings))
                 self._discovery = {}
                 self._http_pid = os.getpid()
             return self._http
@@ -161,11 +161,24 @@ class CloudConnection:
             ) from exc
 
 
-def _http_pool(threads: int) -> requests.Session:
+def upstream_pool_size(settings: Settings) -> int:
+    """Idle connections kept per OpenStack service: UPSTREAM_POOL_SIZE, and one per thread under gthread."""
+    # A gthread worker makes at most THREADS calls at once: with one pooled
+    # connection per thread it never reconnects. A gevent worker may make up
+    # to WORKER_CONNECTIONS (1000) at once, and a pool that size would keep
+    # hundreds of idle sockets open to each service after a burst: the pool
+    # keeps UPSTREAM_POOL_SIZE, enough for ordinary concurrency, and a burst
+    # beyond it opens extra connections (never waits for one: the pool does
+    # not block) that close after use.
+    if settings.worker_class == "gthread":
+        return max(settings.threads, settings.upstream_pool_size)
+    return settings.upstream_pool_size
+
+
+def _http_pool(size: int) -> requests.Session:
     http = requests.Session()
-    # One pooled connection per thread: requests' default pool of 10
-    # overflows (and reconnects) under more threads.
-    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=max(threads, 10))
+    # pool_connections: one pool per service host (Keystone, Nova, Glance, Neutron).
+    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=size)
     http.mount("https://", adapter)
     http.mount("http://", adapter)
     # Callers share this session: a cookie one upstream answer sets must

@@ -1,9 +1,20 @@
 """Run the gateway: ``python devstack_client/main.py`` or ``devstack-client``.
 
-``devstack-client`` serves with gunicorn: WORKERS processes of THREADS
-threads each; each worker opens its own OpenStack connection after the fork
-(see connection.py). ``--dev`` runs Flask's reloading development server
-instead. ``devstack-client openapi [FILE]`` writes the Swagger 2.0 spec.
+``devstack-client`` serves with gunicorn: WORKERS processes, each serving
+up to WORKER_CONNECTIONS requests as greenlets (gevent, the default) or
+THREADS requests in threads (gthread); each worker opens its own OpenStack
+connection after the fork (see connection.py). ``--dev`` runs Flask's
+reloading development server instead. ``devstack-client openapi [FILE]``
+writes the Swagger 2.0 spec.
+
+The app is created in each worker, never in the master. A gevent worker
+monkey-patches socket, ssl and threading when it starts, and that only
+works for what is imported afterwards: a lock created before it stays a
+real lock, which blocks the whole worker when a greenlet waits on it, and
+gevent warns (MonkeyPatchWarning) about modules that imported from ssl
+first, as urllib3 does. So the master imports only what this module
+imports (settings, API keys, log formatting, gunicorn): no Flask, requests,
+openstacksdk or prometheus-client (tests/test_main.py checks the list).
 
 Graceful stop: on SIGTERM gunicorn stops accepting, lets the requests in
 flight finish (for up to the worst upstream case, see gunicorn_options) and
@@ -25,21 +36,24 @@ import signal
 import sys
 import tempfile
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
 from gunicorn.app.base import BaseApplication
 
-from devstack_client import apikeys
+from devstack_client import apikeys, logs
 from devstack_client.config import MAX_WAIT_SECONDS, ConfigError, Settings, bind_problem, load
 
-# Nothing here imports prometheus-client at module level: it picks its
-# multiprocess mode when first imported, after main() has set the directory.
+if TYPE_CHECKING:
+    from flask import Flask
+
+# The gevent worker: gunicorn's own, but closing idle keep-alive connections on a graceful stop (worker.py).
+GEVENT_WORKER = "devstack_client.worker.GeventWorker"
 
 
 class Server(BaseApplication):
-    def __init__(self, app: Flask, options: dict[str, Any]) -> None:
-        self.application = app
+    """gunicorn serving the app, which each worker creates for itself (after a gevent worker's patching)."""
+
+    def __init__(self, options: dict[str, Any]) -> None:
         self.options = options
         super().__init__()
 
@@ -48,12 +62,21 @@ class Server(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self) -> Flask:
-        return self.application
+        from devstack_client import create_app
+
+        return create_app()
+
+
+def worker_exited(_server: Any, worker: Any) -> None:
+    """In the master, when a worker dies: drop its in-flight gauge."""
+    # Imported here, in the master only once a worker is gone: prometheus-client
+    # must not be imported before the workers fork (see the module's docstring).
+    from devstack_client import metrics
+
+    metrics.worker_exited(worker.pid)
 
 
 def gunicorn_options(settings: Settings) -> dict[str, Any]:
-    from devstack_client import metrics, observe
-
     # The slowest request: a create that waits for ACTIVE, after its POST and
     # before its last read each hit both upstream timeouts. Let it finish
     # before gunicorn kills the worker, and on a graceful stop.
@@ -61,8 +84,7 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
     return {
         "bind": f"{settings.host}:{settings.port}",
         "workers": settings.workers,
-        "threads": settings.threads,
-        "worker_class": "gthread",
+        **worker_model(settings),
         # gunicorn's default of 2 s closes a connection that a client polling
         # every 2 s is about to reuse: it then gets RemoteDisconnected.
         "keepalive": settings.keepalive,
@@ -71,14 +93,13 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         # Our own log line per request (observe.py) replaces gunicorn's
         # access log: it has the route, the request id and upstream calls.
         "accesslog": None,
-        "logconfig_dict": observe.logging_config(settings),
+        "logconfig_dict": logs.logging_config(settings),
         "loglevel": settings.log_level.lower(),
         "control_socket_disable": True,
         # gunicorn's largest request line (its default is 4094): up to it the
         # app answers an over-long URL itself, in JSON (414 uri_too_long).
         "limit_request_line": 8190,
-        # In the master, when a worker dies: drop its in-flight gauge.
-        "child_exit": lambda _server, worker: metrics.worker_exited(worker.pid),
+        "child_exit": worker_exited,
         "post_worker_init": end_streams_on_stop,
     }
 
@@ -89,16 +110,34 @@ def end_streams_on_stop(worker: Any) -> None:
     A stream never ends by itself: without this a graceful stop would wait its whole graceful_timeout for
     them. Their clients reconnect (EventSource does it itself) to another worker, with their last event id.
     """
+    import gevent  # in the worker, after its patching (if any)
+    from gevent import monkey
+
     feeds = worker.wsgi.extensions["feeds"]
     previous = signal.getsignal(signal.SIGTERM)
 
     def stop(signum: int, frame: Any) -> None:
-        # Out of the handler: it must not wait for a lock a request thread holds.
-        threading.Thread(target=feeds.stop, daemon=True).start()
+        # Out of the handler: it must not wait for a lock a request holds (under gevent the handler runs in
+        # the event loop, where nothing may block, not even a thread's start).
+        if monkey.is_module_patched("threading"):
+            gevent.spawn(feeds.stop)
+        else:
+            threading.Thread(target=feeds.stop, daemon=True).start()
         if callable(previous):
             previous(signum, frame)
 
     signal.signal(signal.SIGTERM, stop)
+
+
+def worker_model(settings: Settings) -> dict[str, Any]:
+    """How a worker serves requests at once: greenlets (gevent) or threads (gthread)."""
+    if settings.worker_class == "gthread":
+        # Every active request holds a thread, a stream or a ?wait=true create
+        # for its whole life (idle keep-alive connections wait in a poller).
+        return {"worker_class": "gthread", "threads": settings.threads}
+    # A request waiting on OpenStack costs a greenlet (kilobytes), not a
+    # thread: long requests cannot take every slot from /healthz or reads.
+    return {"worker_class": GEVENT_WORKER, "worker_connections": settings.worker_connections}
 
 
 def metrics_directory(settings: Settings) -> tuple[str, bool]:
@@ -152,29 +191,29 @@ def main(argv: list[str] | None = None) -> int:
     if problem:
         print(f"devstack-client: {problem}", file=sys.stderr)
         return 2
+    try:
+        apikeys.load(settings)  # what create_app reads in each worker: refuse a bad file here, at once
+    except ConfigError as exc:  # e.g. an unreadable API_KEYS_FILE
+        print(f"devstack-client: {exc}", file=sys.stderr)
+        return 2
     remove_dir = None
     if not args.dev:
         directory, ours = metrics_directory(settings)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
         remove_dir = directory if ours else None
 
-    from devstack_client import create_app, observe
-
-    logging.config.dictConfig(observe.logging_config(settings))
-    try:
-        app = create_app()
-    except ConfigError as exc:  # e.g. an unreadable API_KEYS_FILE
-        print(f"devstack-client: {exc}", file=sys.stderr)
-        return 2
+    logging.config.dictConfig(logs.logging_config(settings))
     if args.dev:
+        from devstack_client import create_app
+
         # No debugger: it would run code for anyone who can reach the port.
-        app.run(host=settings.host, port=settings.port, use_reloader=True, use_debugger=False, threaded=True)
+        create_app().run(host=settings.host, port=settings.port, use_reloader=True, use_debugger=False, threaded=True)
         return 0
-    options = gunicorn_options(app.extensions["settings"])
+    options = gunicorn_options(settings)
     if remove_dir:
         options["on_exit"] = lambda _server: shutil.rmtree(remove_dir, ignore_errors=True)
     sys.argv = sys.argv[:1]  # gunicorn parses the command line too
-    Server(app, options).run()
+    Server(options).run()
     return 0
 
 

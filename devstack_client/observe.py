@@ -7,18 +7,14 @@ query string, so no token, password or key can reach the log.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
-from datetime import UTC, datetime
-from typing import Any
 
 from flask import Flask, Response, g, request
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from devstack_client import metrics, tracing
-from devstack_client.config import Settings
 
 access_log = logging.getLogger("devstack_client.access")
 
@@ -95,57 +91,3 @@ def route_of_request() -> str:
     if rule is None:
         return UNMATCHED
     return re.sub(r"<(?:[^<>:]+:)?([^<>]+)>", r"<\1>", rule.rule)
-
-
-# -- log formatting ---------------------------------------------------------------
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line; a line logged while a request runs carries its request id."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        entry.update(getattr(record, "fields", {}))
-        trace = tracing.current()
-        if trace is not None:
-            entry.setdefault("request_id", trace.request_id)
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
-
-
-class TextFormatter(logging.Formatter):
-    """For people: time, level, logger, message, and the request id when there is one."""
-
-    def __init__(self) -> None:
-        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-    def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
-        trace = tracing.current()
-        return f"{line} [{trace.request_id}]" if trace is not None else line
-
-
-def logging_config(settings: Settings) -> dict[str, Any]:
-    """A logging.config.dictConfig for the process, gunicorn's own loggers included (its access log is off)."""
-    formatter = JsonFormatter if settings.log_format == "json" else TextFormatter
-    level = settings.log_level.upper()
-    return {
-        "version": 1,
-        "disable_existing_loggers": False,
-        "formatters": {"gateway": {"()": f"{formatter.__module__}.{formatter.__qualname__}"}},
-        "handlers": {
-            "console": {"class": "logging.StreamHandler", "formatter": "gateway", "stream": "ext://sys.stderr"}
-        },
-        "root": {"level": level, "handlers": ["console"]},
-        "loggers": {
-            # Emptied of gunicorn's own handlers, so that they reach ours.
-            "gunicorn.error": {"level": level, "handlers": [], "propagate": True},
-            "gunicorn.access": {"level": "INFO", "handlers": [], "propagate": False},
-        },
-    }

@@ -5,6 +5,9 @@ discovery): validating our own token, Nova's version document (which also
 says whether our pinned microversion is still offered), and a one-item list
 of images and of networks. A check raises what the API would raise, so the
 one error mapper names the failure.
+
+Each call waits READY_TIMEOUT (2 s), not READ_TIMEOUT (60 s): a frozen Nova
+must make the probe say "not ready" before the prober gives up on it.
 """
 
 from __future__ import annotations
@@ -35,11 +38,13 @@ def _version(text: str) -> tuple[int, ...]:
     return tuple(int(part) for part in text.split("."))
 
 
-def check_identity(conn: os_connection.Connection) -> dict[str, Any]:
+def check_identity(conn: os_connection.Connection, timeout: float) -> dict[str, Any]:
     """Keystone still accepts our identity: validate our own token (a revoked one is replaced once)."""
     for attempt in (1, 2):
         token = conn.session.get_token()
-        response = conn.identity.get("/auth/tokens", headers={"X-Subject-Token": token}, raise_exc=False)
+        response = conn.identity.get(
+            "/auth/tokens", headers={"X-Subject-Token": token}, raise_exc=False, timeout=timeout
+        )
         if response.status_code in (401, 404) and attempt == 1:
             conn.session.invalidate()  # revoked or expired early: authenticate again
             continue
@@ -48,9 +53,9 @@ def check_identity(conn: os_connection.Connection) -> dict[str, Any]:
     return {}
 
 
-def check_compute(conn: os_connection.Connection) -> dict[str, Any]:
+def check_compute(conn: os_connection.Connection, timeout: float) -> dict[str, Any]:
     """Nova answers, and still offers the microversion we pin."""
-    response = conn.compute.get("/", raise_exc=False)
+    response = conn.compute.get("/", raise_exc=False, timeout=timeout)
     os_exc.raise_from_response(response)
     version = response.json().get("version") or {}
     newest, oldest = version.get("version") or "2.0", version.get("min_version") or "2.1"
@@ -62,15 +67,16 @@ def check_compute(conn: os_connection.Connection) -> dict[str, Any]:
     return {"microversion": COMPUTE_MICROVERSION, "max_microversion": newest}
 
 
-def check_listing(conn: os_connection.Connection, service_type: str) -> dict[str, Any]:
+def check_listing(conn: os_connection.Connection, service_type: str, timeout: float) -> dict[str, Any]:
     """Glance or Neutron answers a one-item list."""
     path = {"image": "/images", "network": "/networks"}[service_type]
-    os_exc.raise_from_response(getattr(conn, service_type).get(path, params={"limit": 1}, raise_exc=False))
+    proxy = getattr(conn, service_type)
+    os_exc.raise_from_response(proxy.get(path, params={"limit": 1}, raise_exc=False, timeout=timeout))
     return {}
 
 
-def run(cloud: CloudConnection) -> list[Check]:
-    """Every check, in order; the services are checked only once the identity works."""
+def run(cloud: CloudConnection, timeout: float) -> list[Check]:
+    """Every check, in order, each call waiting at most ``timeout`` s; the services only once the identity works."""
     if cloud.identity.problem:
         return [Check("identity", CredentialsMissing(cloud.identity.problem, cloud.identity.missing))]
     try:
@@ -81,13 +87,13 @@ def run(cloud: CloudConnection) -> list[Check]:
         # each failure is named by its own check.
         conn, scratch = cloud.build(), True
     try:
-        identity = _attempt("identity", lambda: check_identity(conn))
+        identity = _attempt("identity", lambda: check_identity(conn, timeout))
         if identity.error is not None:
             return [identity]
         checks: dict[str, Callable[[], dict[str, Any]]] = {
-            "compute": lambda: check_compute(conn),
-            "image": lambda: check_listing(conn, "image"),
-            "network": lambda: check_listing(conn, "network"),
+            "compute": lambda: check_compute(conn, timeout),
+            "image": lambda: check_listing(conn, "image", timeout),
+            "network": lambda: check_listing(conn, "network", timeout),
         }
         results = [identity]
         for name in SERVICES:

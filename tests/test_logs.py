@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from devstack_client import create_app, observe
+from devstack_client import create_app, logs
 from devstack_client.config import load
 from tests.fakes import CREDENTIALS, TOKEN, make_fake_flavor, make_fake_server
 
@@ -20,7 +20,7 @@ def json_log():
     """Every log line of the process, formatted as in production, at DEBUG."""
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(observe.JsonFormatter())
+    handler.setFormatter(logs.JsonFormatter())
     root = logging.getLogger()
     old_level = root.level
     root.addHandler(handler)
@@ -127,7 +127,7 @@ def test_json_lines_hold_exceptions():
         raise ValueError("boom")
     except ValueError:
         record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed %s", ("here",), sys.exc_info())
-    line = json.loads(observe.JsonFormatter().format(record))
+    line = json.loads(logs.JsonFormatter().format(record))
     assert line["message"] == "failed here"
     assert "ValueError: boom" in line["exception"]
     assert "request_id" not in line  # outside a request
@@ -135,7 +135,7 @@ def test_json_lines_hold_exceptions():
 
 def test_text_format_is_for_people(client, cloud):
     stream = io.StringIO()
-    config = observe.logging_config(load({"LOG_FORMAT": "text", "LOG_LEVEL": "INFO"}, environ={}))
+    config = logs.logging_config(load({"LOG_FORMAT": "text", "LOG_LEVEL": "INFO"}, environ={}))
     config["handlers"]["console"]["stream"] = stream
     root = logging.getLogger()
     saved = (root.level, list(root.handlers))
@@ -166,5 +166,18 @@ def test_gunicorn_logs_through_ours_and_its_access_log_is_off():
 
     assert options["accesslog"] is None
     config = options["logconfig_dict"]
-    assert config["formatters"]["gateway"]["()"] == "devstack_client.observe.JsonFormatter"
+    assert config["formatters"]["gateway"]["()"] == "devstack_client.logs.JsonFormatter"
     assert config["loggers"]["gunicorn.error"] == {"level": "INFO", "handlers": [], "propagate": True}
+
+
+def test_urllib3s_pool_full_warnings_are_dropped_and_its_other_lines_kept():
+    # Under gevent, calls beyond UPSTREAM_POOL_SIZE at once are expected: one warning each would flood the log.
+    config = logs.logging_config(load({}, environ={}))
+    assert config["loggers"]["urllib3.connectionpool"] == {"filters": ["without_pool_full"]}
+
+    def record(message: str, *args: object) -> logging.LogRecord:
+        return logging.LogRecord("urllib3.connectionpool", logging.WARNING, __file__, 1, message, args, None)
+
+    keep = logs.WithoutPoolFull().filter
+    assert not keep(record("Connection pool is full, discarding connection: %s. Connection pool size: %s", "n", 32))
+    assert keep(record("Failed to parse headers (url=%s): %s", "http://nova", "bad"))

@@ -12,11 +12,15 @@ from types import SimpleNamespace
 
 import pytest
 import requests
+from gunicorn.config import Config
+from gunicorn.workers.gthread import ThreadWorker
 
 from devstack_client import metrics
 from devstack_client.apikeys import new_key
 from devstack_client.config import bind_problem, load
-from devstack_client.main import Server, gunicorn_options, main, metrics_directory, parse_args
+from devstack_client.connection import upstream_pool_size
+from devstack_client.main import GEVENT_WORKER, Server, gunicorn_options, main, metrics_directory, parse_args
+from devstack_client.worker import GeventWorker
 from tests.loopback import free_port, serving
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,12 +37,57 @@ def never_serve_inside_pytest(monkeypatch):
 
 
 def test_gunicorn_options_outlast_the_worst_upstream_wait():
-    options = gunicorn_options(load({"HOST": "0.0.0.0", "PORT": "9000", "WORKERS": "3", "THREADS": "16"}, environ={}))
+    options = gunicorn_options(load({"HOST": "0.0.0.0", "PORT": "9000", "WORKERS": "3"}, environ={}))
 
-    assert options["bind"] == "0.0.0.0:9000"
-    assert (options["workers"], options["threads"], options["worker_class"]) == (3, 16, "gthread")
+    assert (options["bind"], options["workers"]) == ("0.0.0.0:9000", 3)
     assert options["timeout"] > 2 * (5 + 60)
     assert options["graceful_timeout"] == options["timeout"]
+    assert "preload_app" not in options  # each worker creates the app, after gevent's patching
+
+
+def test_gevent_workers_by_default():
+    options = gunicorn_options(load({}, environ={}))
+
+    assert options["worker_class"] == GEVENT_WORKER == "devstack_client.worker.GeventWorker"
+    assert options["worker_connections"] == 1000
+    assert "threads" not in options
+    assert gunicorn_options(load({"WORKER_CONNECTIONS": "5000"}, environ={}))["worker_connections"] == 5000
+
+
+def test_gthread_workers_on_request():
+    options = gunicorn_options(load({"WORKER_CLASS": "gthread", "THREADS": "16"}, environ={}))
+
+    assert (options["worker_class"], options["threads"]) == ("gthread", 16)
+    assert "worker_connections" not in options
+
+
+def test_gunicorn_accepts_every_option_and_loads_our_worker():
+    for worker_class in ("gevent", "gthread"):
+        config = Config()
+        for key, value in gunicorn_options(load({"WORKER_CLASS": worker_class}, environ={})).items():
+            config.set(key, value)
+        expected = GeventWorker if worker_class == "gevent" else ThreadWorker
+        assert config.worker_class is expected
+
+
+def test_an_unknown_worker_class_exits_2(monkeypatch, capsys):
+    monkeypatch.setenv("WORKER_CLASS", "sync")
+
+    assert main([]) == 2
+    assert "WORKER_CLASS must be gevent or gthread, not 'sync'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("settings", "size"),
+    [
+        ({}, 32),  # gevent: UPSTREAM_POOL_SIZE, not WORKER_CONNECTIONS (1000 idle sockets per service)
+        ({"UPSTREAM_POOL_SIZE": "64"}, 64),
+        ({"WORKER_CLASS": "gthread", "THREADS": "8"}, 32),
+        ({"WORKER_CLASS": "gthread", "THREADS": "50"}, 50),  # one per thread: a thread never reconnects
+    ],
+)
+def test_upstream_pool_size(settings, size):
+    assert upstream_pool_size(load(settings, environ={})) == size
 
 
 def test_idle_connections_outlast_a_load_balancers_idle_timeout():
@@ -207,6 +256,39 @@ def test_the_documented_command_serves_the_swagger_ui(start):
     access = [line for line in lines if line["logger"] == "devstack_client.access"]
     assert [(line["route"], line["status"]) for line in access] == [("/", 200), ("/api/v1/server", 403)]
     assert any(line["logger"] == "gunicorn.error" for line in lines)  # gunicorn's own lines are JSON too
+    assert any(line["message"] == f"Using worker: {GEVENT_WORKER}" for line in lines)
+    # A worker that patched after ssl's users were imported says so on stderr (into this log).
+    assert "MonkeyPatchWarning" not in gateway.log_path.read_text()
+
+
+MASTER_PROBE = """
+import sys
+from devstack_client import main
+
+def run(self):
+    self.cfg.worker_class  # gunicorn loads the worker class in the master, as here
+    import gevent.monkey
+    print(sorted(m for m in sys.argv[1:] if m in sys.modules), gevent.monkey.is_anything_patched())
+
+main.Server.run = run
+sys.exit(main.main([]))
+"""
+
+
+def test_the_master_imports_nothing_a_gevent_worker_must_patch_first(tmp_path):
+    # What the master imports, each forked worker has imported before it
+    # patches: a lock made then stays a real lock (a greenlet waiting on it
+    # blocks the whole worker), and urllib3 holds ssl's classes unpatched.
+    late = ["flask", "werkzeug", "requests", "urllib3", "openstack", "keystoneauth1", "prometheus_client"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
+    env.update(APP_SECRET_KEY="x", PROMETHEUS_MULTIPROC_DIR=str(tmp_path), PORT=str(free_port()))
+
+    probe = subprocess.run(
+        [sys.executable, "-c", MASTER_PROBE, *late], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+
+    assert probe.returncode == 0, probe.stderr
+    assert probe.stdout.split("\n")[-2] == "[] False"  # none of them, and nothing patched in the master
 
 
 class SlowKeystone(BaseHTTPRequestHandler):

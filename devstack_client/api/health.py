@@ -12,7 +12,7 @@ from flask_restx import Namespace, Resource, fields
 
 from devstack_client import readiness
 from devstack_client.api.errors import describe
-from devstack_client.appctx import cloud
+from devstack_client.appctx import cloud, settings
 
 # path="/": restx treats an empty prefix as none and would use "/health".
 ns = Namespace("health", path="/", description="Probes (outside /api/v1): is the gateway alive, is it ready")
@@ -99,13 +99,17 @@ def _cached_readiness() -> dict[str, Any]:
 def _readiness() -> dict[str, Any]:
     checks: dict[str, dict[str, Any]] = {}
     reason = None
-    for result in readiness.run(cloud()):
+    timeout = settings().ready_timeout
+    for result in readiness.run(cloud(), timeout):
         if result.error is None:
             checks[result.name] = {"ok": True, **result.details}
             continue
         error = describe(result.error)
-        checks[result.name] = {"ok": False, "code": error.code, "message": error.message}
-        reason = reason or f"{result.name}: {error.message}"
+        message = error.message
+        if error.code == "upstream_timeout":  # its own timeout, not the API's READ_TIMEOUT
+            message = f"OpenStack did not answer within {timeout:g} s (READY_TIMEOUT)."
+        checks[result.name] = {"ok": False, "code": error.code, "message": message}
+        reason = reason or f"{result.name}: {message}"
     body = {
         "ready": reason is None,
         "reason": reason,

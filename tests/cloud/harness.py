@@ -340,7 +340,9 @@ class Gateway(Verbs):
             try:
                 with self.http.get(self.base + "/swagger.json", timeout=2):
                     return  # any HTTP answer: it is serving
-            except requests.ConnectionError:
+            # Timeout: gunicorn's master listens at once, but each worker creates the app (after gevent's
+            # patching) before it answers: seconds on busy cores.
+            except (requests.ConnectionError, requests.Timeout):
                 pass
             if time.monotonic() > deadline:
                 log = self.log_tail()

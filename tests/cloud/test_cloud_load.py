@@ -1,4 +1,4 @@
-"""Load on the real cloud, through the gateway as a real process (gunicorn, WORKERS=2, THREADS=8), as user `bulk`.
+"""Load on the real cloud, through the gateway as a real process (gunicorn, WORKERS=2, default worker class), as `bulk`.
 
 - 50 concurrent creates, each with its own name and Idempotency-Key, then the same 50 requests again (a client
   retrying them all at once), then 50 concurrent deletes: every request answered, every server accounted for
@@ -29,6 +29,8 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
+from devstack_client.config import load
+from devstack_client.connection import upstream_pool_size
 from tests.cloud.harness import Cloud, Gateway, Servers, Upstream, server_name, wait_active, wait_for
 
 USER = "bulk"  # no instance, core or RAM quota; network bulk-net is a /22
@@ -367,6 +369,6 @@ def test_sustained_reads_answer_200_without_growing_the_workers(bulk_gateway, cl
 # allocator (a thread's first use of a new malloc arena) and still catches a leak of ~20 KiB per request
 # (an openstacksdk Connection, or a requests Session, per request costs far more).
 RSS_GROWTH_KIB = 8 * 1024
-# Connections to one service a worker may keep: connection.py's pool (pool_maxsize=max(THREADS, 10)); more
-# are closed on return. Anything else (callers' connections, files, pipes) must be back to where it was.
-POOL_SIZE = max(THREADS, 10)
+# Connections to one service a worker may keep: connection.py's pool (UPSTREAM_POOL_SIZE); more are closed on
+# return. Anything else (callers' connections, files, pipes) must be back to where it was.
+POOL_SIZE = upstream_pool_size(load({"WORKERS": str(WORKERS), "THREADS": str(THREADS)}, environ={}))
