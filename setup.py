@@ -34,6 +34,7 @@ setup(
         "prometheus-client>=0.26,<0.27",
         "flask-cors>=6.0.5,<7",
         "cachetools>=5.3,<9",
+        "orjson>=3.10,<4",
     ],
     extras_require={
         "test": [

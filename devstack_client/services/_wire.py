@@ -13,6 +13,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import orjson
+import requests
 from keystoneauth1 import exceptions as ks_exc
 from openstack import connection, proxy
 from openstack import exceptions as os_exc
@@ -53,6 +55,21 @@ def call(api: proxy.Proxy, method: str, path: str, **kwargs: Any) -> Any:
     os_exc.raise_from_response(response)
     if response.status_code == 204 or not response.content:
         return None
+    return decode(response)
+
+
+UTF8 = ("utf-8", "utf8")
+
+
+def decode(response: requests.Response) -> Any:
+    """The JSON body of an answer, decoded with orjson: half the time of requests' ``json()`` (bench/README.md)."""
+    if (response.encoding or "utf-8").lower() in UTF8:
+        try:
+            return orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            pass
+    # Another charset, or JSON orjson refuses (a byte-order mark, NaN, lone surrogates, integers
+    # beyond 64 bits): requests' own decoding, and its error, as before.
     return response.json()
 
 
