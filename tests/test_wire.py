@@ -1,11 +1,52 @@
-"""Upstream answers are decoded with orjson, and exactly as requests' ``json()`` decodes them."""
+"""The wire layer: each service's endpoint looked up once per token; answers decoded as requests decodes them."""
 
 from __future__ import annotations
+
+import copy
 
 import pytest
 import requests
 
+from devstack_client.appctx import get_connection
+from devstack_client.services import ComputeService
 from devstack_client.services._wire import decode
+from tests.fakes import CATALOG, KEYSTONE, NOVA, TOKEN, load_fixture, make_fake_flavor
+
+NOVA_ELSEWHERE = "http://nova-2.test/v2.1"
+
+
+def list_flavors(app) -> None:
+    with app.test_request_context():
+        ComputeService(get_connection()).list_flavors(limit=10)
+
+
+def test_calls_go_to_the_endpoint_of_the_catalog(app, cloud):
+    cloud.nova("GET", "/flavors/detail", body={"flavors": [make_fake_flavor()]})
+
+    list_flavors(app)
+    list_flavors(app)
+
+    # limit + 1: the one more tells whether a next page follows
+    assert cloud.api_calls() == [f"GET {NOVA}/flavors/detail?limit=11"] * 2
+
+
+def test_a_new_token_with_another_endpoint_is_followed(app, cloud):
+    cloud.nova("GET", "/flavors/detail", body={"flavors": [make_fake_flavor()]})
+    list_flavors(app)
+    # Nova moved: the next token's catalog names its new endpoint.
+    moved = cloud.make_token(catalog={**CATALOG, "compute": ("nova", NOVA_ELSEWHERE)})
+    cloud.mocker.post(f"{KEYSTONE}/auth/tokens", status_code=201, json=moved, headers={"X-Subject-Token": TOKEN})
+    version = copy.deepcopy(load_fixture("nova_version_v2.1.json"))
+    version["version"]["links"][0]["href"] = f"{NOVA_ELSEWHERE}/"
+    cloud.mocker.get(NOVA_ELSEWHERE, json=version)
+    elsewhere = cloud.mocker.get(f"{NOVA_ELSEWHERE}/flavors/detail", json={"flavors": []})
+    with app.test_request_context():
+        get_connection().session.auth.invalidate()
+
+    list_flavors(app)
+
+    assert elsewhere.call_count == 1
+
 
 BODIES = {
     "UTF-8": (b'{"name": "caf\xc3\xa9", "n": 1}', "application/json"),
