@@ -36,6 +36,7 @@ setup(
         "flask-cors>=6.0.5,<7",
         "cachetools>=5.3,<9",
         "redis>=5.2,<8",
+        "orjson>=3.10,<4",
     ],
     extras_require={
         "test": [

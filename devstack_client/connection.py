@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from http import cookiejar as http_cookiejar
 from typing import Any
 
 import requests
@@ -22,6 +21,7 @@ from devstack_client.config import COMPUTE_MICROVERSION, Settings
 from devstack_client.errors import DiscoveryFailed, Misconfigured
 from devstack_client.identity import Identity
 from devstack_client.session import TracingSession
+from devstack_client.transport import http_pool
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ class CloudConnection:
     def _transport(self) -> requests.Session:
         with self._pool_lock:
             if self._http is None or self._http_pid != os.getpid():
-                self._http = _http_pool(upstream_pool_size(self.settings))
+                self._http = http_pool(upstream_pool_size(self.settings))
                 self._discovery = {}
                 self._http_pid = os.getpid()
             return self._http
@@ -173,15 +173,3 @@ def upstream_pool_size(settings: Settings) -> int:
     if settings.worker_class == "gthread":
         return max(settings.threads, settings.upstream_pool_size)
     return settings.upstream_pool_size
-
-
-def _http_pool(size: int) -> requests.Session:
-    http = requests.Session()
-    # pool_connections: one pool per service host (Keystone, Nova, Glance, Neutron).
-    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=size)
-    http.mount("https://", adapter)
-    http.mount("http://", adapter)
-    # Callers share this session: a cookie one upstream answer sets must
-    # never ride along on another caller's request.
-    http.cookies.set_policy(http_cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-    return http

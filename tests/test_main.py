@@ -12,6 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 import requests
+from gunicorn import glogging
 from gunicorn.config import Config
 from gunicorn.workers.gthread import ThreadWorker
 
@@ -94,6 +95,25 @@ def test_idle_connections_outlast_a_load_balancers_idle_timeout():
     # A balancer (AWS ALB: 60 s) must close an idle connection before its backend does.
     assert gunicorn_options(load({}, environ={}))["keepalive"] == 75
     assert gunicorn_options(load({"KEEPALIVE": "300"}, environ={}))["keepalive"] == 300
+
+
+def test_gunicorn_builds_no_access_log_of_its_own():
+    logger_class = gunicorn_options(load({}, environ={}))["logger_class"]
+    built = []
+
+    class Counting(logger_class):
+        def atoms(self, *args):
+            built.append(args)
+            return {}
+
+    logger = Counting.__new__(Counting)
+    # As main.py configures gunicorn: no access log, but a logging configuration (gunicorn's cue to build one).
+    logger.cfg = SimpleNamespace(accesslog=None, logconfig=None, logconfig_dict={"version": 1}, logconfig_json=None,
+                                 syslog=False, disable_redirect_access_to_syslog=False)  # fmt: skip
+    logger.access_log = SimpleNamespace(info=lambda *args: None)
+    logger.access(None, None, {}, None)
+
+    assert issubclass(logger_class, glogging.Logger) and built == []
 
 
 def test_bad_setting_exits_2(monkeypatch, capsys):

@@ -8,7 +8,7 @@ from flask import Flask, Response
 from flask_restx import Api
 
 from devstack_client import __version__
-from devstack_client.api import auth, caching, common, errors, health, query
+from devstack_client.api import auth, caching, common, errors, health, query, representation
 
 # One module of this package per namespace, served under /api/v1/<its name>: adding one is adding its name here.
 NAMESPACES = ("images", "flavors", "networks", "servers", "keypairs", "limits")
@@ -69,6 +69,7 @@ def init_app(app: Flask) -> None:
         authorizations=authorizations,
         security=security,
     )
+    api.representations["application/json"] = representation.output_json
     auth.init_app(app)
     for name in NAMESPACES:
         ns = importlib.import_module(f"{__name__}.{name}").ns

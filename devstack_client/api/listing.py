@@ -56,11 +56,15 @@ def lists(
 
 
 def shows(
-    ns: Namespace, model: Model, description: str, *, errors: tuple[int, ...] = (404, 409)
+    ns: Namespace, model: Model, description: str, *, errors: tuple[int, ...] = (404, 409), shaped: bool = False
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Make ``get(resource, ref)`` a documented GET of one ``model``, found by id or exact name (409: ambiguous)."""
+    """Make ``get(resource, ref)`` a documented GET of one ``model``, found by id or exact name (409: ambiguous).
+
+    ``shaped``: ``get`` already answers exactly the model's fields, so restx's marshal is skipped (as for lists).
+    """
 
     def decorate(get: Callable[..., Any]) -> Callable[..., Any]:
-        return documents_errors(ns, *errors, *READ_ERRORS)(ns.marshal_with(model, description=description)(get))
+        answer = ns.response(200, description, model) if shaped else ns.marshal_with(model, description=description)
+        return documents_errors(ns, *errors, *READ_ERRORS)(answer(get))
 
     return decorate

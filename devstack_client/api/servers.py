@@ -198,7 +198,8 @@ class ServerEvents(Resource):
 @ns.route("/<string:ref>")
 @ns.param("ref", "Server id or exact name")
 class Server(Resource):
-    @shows(ns, server, "The server")
+    # Not marshalled: shape_server answers exactly the Server model (tests/api/test_server_shape.py).
+    @shows(ns, server, "The server", shaped=True)
     def get(self, ref):
         """Show one server, by id or name."""
         return ComputeService(get_connection()).get_server(ref)

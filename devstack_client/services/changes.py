@@ -26,7 +26,7 @@ from typing import Any
 from openstack import connection
 
 from devstack_client.errors import InvalidRequest
-from devstack_client.services._wire import fetch
+from devstack_client.services._wire import decode, fetch
 from devstack_client.services.compute import SERVERS, shape_server
 from devstack_client.services.rules import MAX_PAGE
 
@@ -147,7 +147,7 @@ def read_servers(conn: connection.Connection, since: int | None = None) -> Read:
         response = fetch(conn.compute, "GET", SERVERS.path, params=query)
         if time is None:
             time = _date(response.headers.get("Date"))
-        body = response.json()
+        body = decode(response)
         batch = body.get("servers", [])
         found.update((server["id"], shape_server(server)) for server in batch)
         if not batch or not any(link.get("rel") == "next" for link in body.get("servers_links", [])):

@@ -39,3 +39,14 @@ def test_the_list_answers_the_marshalled_servers(client, cloud):
     expected = [shape_server(s) for s in servers]
     expected[0]["image"]["name"] = None  # Glance no longer knows the image
     assert response.json["servers"] == [marshal(s, server_model) for s in expected]
+
+
+@pytest.mark.parametrize("wire", WIRE_SERVERS.values(), ids=WIRE_SERVERS.keys())
+def test_the_show_answers_the_marshalled_server_in_the_models_order(client, cloud, wire):
+    cloud.nova("GET", f"/servers/{wire['id']}", body={"server": wire})
+
+    response = client.get(f"/api/v1/server/{wire['id']}")
+
+    assert response.status_code == 200
+    marshalled = marshal(shape_server(wire), server_model)
+    assert response.json == marshalled and list(response.json) == list(server_model)

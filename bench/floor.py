@@ -1,0 +1,84 @@
+"""``python -m bench.floor [--rounds N]``: what any gateway served by gunicorn costs before its own code runs.
+
+Interleaved, on the fake cloud, p50 of: the direct calls (the floor of
+bench/README.md), a WSGI app that answers ``{}`` at once under the
+gateway's gunicorn settings (the HTTP hop alone: the client's requests,
+gunicorn's parsing and threads), the gateway's ``/healthz`` (the hop and
+Flask with our hooks, no upstream call) and the gateway's operations. A
+gateway's ratio to direct cannot be below (direct + hop) / direct.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from bench import cases, fakecloud, procs
+from bench.__main__ import fake_credentials
+
+
+def hello(environ: dict, start_response: Callable[..., Any]) -> list[bytes]:
+    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", "2")])
+    return [b"{}"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.floor", description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=200)
+    parser.add_argument("--latency", type=float, default=0.002, help="seconds the fake adds to each answer")
+    args = parser.parse_args(argv)
+    logs = Path(tempfile.mkdtemp(prefix="bench-floor-"))
+    fake = procs.FakeCloudProcess(servers=1000, latency=args.latency, log=logs / "fakecloud.log")
+    started: list[procs.Server] = []
+    try:
+        credentials = fake_credentials(fake.url)
+        gateway = cases.HttpGateway("gateway", procs.gateway(credentials, logs / "gateway.log"), fakecloud.server_id(0))
+        started.append(gateway.server)
+        argv_hello = [sys.executable, "-m", "gunicorn", "--bind", "127.0.0.1:{port}", "--worker-class", "gthread",
+                      "--workers", procs.SERVE["WORKERS"], "--threads", procs.SERVE["THREADS"], "--keep-alive", "75",
+                      "--no-control-socket", "bench.floor:hello"]  # fmt: skip
+        bare = procs.Server(argv_hello, {}, logs / "hello.log")
+        started.append(bare)
+        direct = cases.Direct(credentials, fakecloud.server_id(0))
+        http = requests.Session()
+        calls = {
+            **{f"direct {op}": (lambda op=op: direct.call(op)) for op in cases.OPS},
+            "hop alone (gunicorn, WSGI answering {})": lambda: http.get(bare.base + "/").content,
+            "gateway /healthz": lambda: gateway.get("/healthz"),
+            **{f"gateway {op}": (lambda op=op: gateway.get(gateway.paths[op])) for op in cases.OPS},
+        }
+        times: dict[str, list[float]] = {name: [] for name in calls}
+        for _ in range(30):
+            for call in calls.values():
+                call()
+        for _ in range(args.rounds):
+            for name, call in calls.items():
+                start = time.perf_counter()
+                call()
+                times[name].append(time.perf_counter() - start)
+    finally:
+        for server in started:
+            server.stop()
+        fake.stop()
+    p50 = {name: statistics.median(values) * 1000 for name, values in times.items()}
+    hop = p50["hop alone (gunicorn, WSGI answering {})"]
+    for name, value in p50.items():
+        print(f"{name:42} p50 {value:6.2f} ms")
+    for op in cases.OPS:
+        direct_ms, gateway_ms = p50[f"direct {op}"], p50[f"gateway {op}"]
+        floor = (direct_ms + hop) / direct_ms
+        own = gateway_ms - direct_ms - hop
+        print(f"{op:8} gateway {gateway_ms / direct_ms:.2f}x direct; floor with the hop {floor:.2f}x; own {own:.2f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
