@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import orjson
 from flask import Response, g, request
 from flask_restx import inputs, reqparse
 
@@ -69,7 +69,8 @@ def frame(event: Event) -> str:
         return ": heartbeat\n\n"
     head = f"id: {event.id}\n" if event.id else ""
     # JSON escapes line breaks, so the data is one line.
-    return f"{head}event: {event.kind}\ndata: {json.dumps(event.data, separators=(',', ':'))}\n\n"
+    data = event.encoded if event.encoded is not None else orjson.dumps(event.data).decode()
+    return f"{head}event: {event.kind}\ndata: {data}\n\n"
 
 
 def open_stream(parser: reqparse.RequestParser) -> Response:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+import orjson
 from openstack import connection
 
 from devstack_client.errors import InvalidRequest
@@ -67,6 +69,11 @@ class Change:
     @property
     def id(self) -> str:
         return self.server["id"]
+
+    @functools.cached_property
+    def encoded(self) -> str:
+        """The server as JSON, made once however many streams send it."""
+        return orjson.dumps(self.server).decode()
 
 
 def content(server: dict[str, Any]) -> bytes:

@@ -298,6 +298,7 @@ class Event:
     kind: str  # added, modified, deleted, synced, bookmark, expired; "" for a heartbeat comment
     data: dict[str, Any] = field(default_factory=dict)
     id: str | None = None
+    encoded: str | None = None  # ``data`` as JSON already (a change's, shared by every stream)
 
 
 class Stream:
@@ -365,7 +366,7 @@ class Stream:
             return cursor  # the opening read sent this state, or a newer one
         cursor = cursor.after(item)
         if self._matches(item.server) or (item.previous is not None and self._matches(item.previous)):
-            self._first.append(Event(item.kind, item.server, str(cursor)))
+            self._first.append(Event(item.kind, item.server, str(cursor), item.encoded))
         return cursor
 
     def close(self) -> None:
