@@ -187,3 +187,14 @@ class CursorExpired(GatewayError):
         )
         self.age = age
         self.max_age = max_age
+
+
+class CursorUnreadable(GatewayError):
+    """Nova failed to list the changes since a stream's cursor: the gateway cannot vouch for it."""
+
+    def __init__(self, upstream_request_id: str | None) -> None:
+        super().__init__(
+            "Nova failed to list the server changes since this event id: list the servers again "
+            "(or open the stream with ?initial=true)."
+        )
+        self.upstream_request_id = upstream_request_id

@@ -29,6 +29,7 @@ class Timeline:
         self.projects: dict[str, dict[str, dict[str, Any]]] = {}
         self.tokens: dict[str, str] = {}  # a user's token -> their project (else the gateway's)
         self.failing = 0  # answer this many list calls with a 500
+        self.broken_history = False  # answer every changes-since list with a 500 (as Nova can, for good)
         self.lists = cloud.mocker.get(f"{NOVA}/servers/detail", json=self._list)
 
     def tick(self, seconds: int = 1) -> None:
@@ -60,6 +61,10 @@ class Timeline:
             self.failing -= 1
             context.status_code = 500
             return nova_error(500, "Unexpected API Error.")
+        if self.broken_history and "changes-since" in request.url:
+            context.status_code = 500
+            context.headers["x-openstack-request-id"] = "req-nova-500"
+            return nova_error(500, "Unexpected API Error. Please contact the administrator.")
         context.headers["Date"] = datetime.fromtimestamp(self.now, UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")
         project = self.tokens.get(request.headers.get("X-Auth-Token"), PROJECT_ID)
         query = parse_qs(urlparse(request.url).query)

@@ -26,8 +26,9 @@ from typing import Any
 
 import orjson
 from openstack import connection
+from openstack import exceptions as os_exc
 
-from devstack_client.errors import InvalidRequest
+from devstack_client.errors import CursorUnreadable, InvalidRequest
 from devstack_client.services._wire import decode, fetch
 from devstack_client.services.compute import SERVERS, shape_server
 from devstack_client.services.rules import MAX_PAGE
@@ -175,7 +176,14 @@ def _date(header: str | None) -> int | None:
 
 def catch_up(conn: connection.Connection, cursor: EventCursor) -> tuple[list[Change], int]:
     """What a client at ``cursor`` missed, oldest first, and Nova's clock when read."""
-    read = read_servers(conn, since=cursor.time - OVERLAP)
+    try:
+        read = read_servers(conn, since=cursor.time - OVERLAP)
+    except os_exc.HttpException as exc:
+        if (exc.status_code or 0) < 500:
+            raise
+        # Nova cannot list what changed since then (feeds.py says when it fails so): the gateway cannot
+        # vouch for the cursor, and the client lists again, which works.
+        raise CursorUnreadable(exc.request_id) from exc
     missed = []
     for server in read.servers:
         if server.get("status") == "DELETED":

@@ -18,7 +18,7 @@ from devstack_client.services import feeds as feeds_module
 from devstack_client.services.changes import OVERLAP, EventCursor, change, iso
 from tests.api.test_user_tokens import ALICE, ALICE_PROJECT, BOB, BOB_PROJECT, as_user
 from tests.events import EVENTS, FAST
-from tests.fakes import CREDENTIALS, make_fake_server
+from tests.fakes import CREDENTIALS, make_fake_server, nova_error
 
 
 @pytest.fixture
@@ -330,6 +330,43 @@ def test_nova_failing_later_keeps_the_stream_open_and_it_recovers(nova, watch):
 
     assert stream.event()["data"]["name"] == "after-outage"
     assert nova.failing == 0
+
+
+def test_nova_failing_every_changes_since_list_falls_back_to_full_lists(nova, watch):
+    nova.put("kept", status="ACTIVE")
+    nova.put("gone", status="ACTIVE")
+    stream = watch()
+    nova.broken_history = True  # as Nova fails for good when a deleted server's flavor cannot be loaded
+    nova.tick()
+    nova.put("kept", name="renamed")
+    nova.delete("gone")
+
+    events = sorted((e["event"], e["data"]["name"]) for e in (stream.event(), stream.event()))
+
+    assert events == [("deleted", "gone"), ("modified", "renamed")]
+    assert nova.lists.last_request.url.endswith("/servers/detail?limit=1000")  # full lists, no changes-since
+
+
+def test_resuming_when_nova_cannot_list_the_changes_is_410_so_the_client_lists_again(client, nova):
+    nova.broken_history = True
+    cursor = str(EventCursor(int(time.time()) - 60))
+
+    response = client.get(EVENTS, headers={"Last-Event-ID": cursor})
+
+    assert response.status_code == 410
+    assert response.json["code"] == "cursor_expired" and "list the servers again" in response.json["message"]
+    assert response.json["upstream_request_id"]
+    listed = client.get(f"{EVENTS}?initial=true", buffered=False)  # what the client does next: it works
+    assert listed.status_code == 200
+    listed.close()
+
+
+def test_a_nova_500_on_changes_since_is_a_502(client, cloud):
+    cloud.nova("GET", "/servers/detail", status=500, body=nova_error(500, "Unexpected API Error."))
+
+    response = client.get("/api/v1/server?changes_since=2000-01-01T00:00:00Z")
+
+    assert response.status_code == 502 and response.json["code"] == "upstream_error"
 
 
 def test_a_tag_only_change_shows_at_the_next_full_list(cloud, nova, watch):

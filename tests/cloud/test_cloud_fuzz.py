@@ -30,6 +30,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, positive_data_acceptance
 
+from devstack_client.api.query import moment
 from devstack_client.apikeys import new_key
 from tests.checks import authenticate, configure, error_has_code_and_message, json_or_no_content, no_upstream_500
 from tests.cloud.harness import DELETE_TIMEOUT, PREFIX, RUN, Cloud, Gateway, Upstream, wait_for
@@ -126,6 +127,13 @@ def fuzzed_gateway(
         sweep(bulk)
 
 
+def _a_time(value: Any) -> bool:
+    try:
+        return isinstance(value, str) and bool(moment("changes_since")(value))
+    except ValueError:
+        return False
+
+
 def _confine(case: Any, cloud: Cloud) -> None:
     """Make the case safe on a shared cloud: our names only, our refs only, short waits."""
     op = f"{case.operation.method.upper()} {case.operation.path}"
@@ -140,8 +148,14 @@ def _confine(case: Any, cloud: Cloud) -> None:
                 case.path_parameters[key] = run.servers[run.cases[op] % len(run.servers)]
             else:
                 case.path_parameters[key] = OURS + value
+    query = case.query if isinstance(case.query, dict) else {}
+    if op == "GET /api/v1/server" and _a_time(query.get("changes_since")):
+        # Nova answers 500 to every changes-since list reaching back to a deleted server whose flavor it
+        # cannot load (OrphanedObjectError; a server deleted in the middle of its build leaves one: the load
+        # test's deletes did, on this cloud, in the bulk project). A valid time is fuzzed as a time to come;
+        # tests/api/test_server_events.py covers that 500 (a 502 here, and the event stream's fallbacks).
+        query["changes_since"] = "2099-01-01T00:00:00Z"
     if op == "POST /api/v1/server":
-        query = case.query if isinstance(case.query, dict) else {}
         if isinstance(query.get("timeout"), int):
             query["timeout"] = min(query["timeout"], 5)
         if positive and body is not None and run.creates < MAX_CREATES and not query.get("dry_run"):
