@@ -73,3 +73,17 @@ def test_listing_every_server_walks_every_page_once(results):
     for walk in results["walk"]:
         assert walk["servers"] == walk["expected"]
         assert walk["pages"] == math.ceil(walk["expected"] / walk["limit"])
+
+
+def test_the_stream_benchmarks_short_mode_runs_and_every_stream_gets_every_event():
+    """`python -m bench.streams --short`: 1 and 10 streams; what it counted, never its times."""
+    run = subprocess.run(
+        [sys.executable, "-m", "bench.streams", "--short"], cwd=REPO, capture_output=True, text=True, timeout=600
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    rows = [json.loads(line) for line in run.stdout.splitlines() if line.startswith('{"streams"')]
+    assert [(r["streams"], r["opened"]) for r in rows] == [(1, 1), (10, 10)]
+    assert all(r["events_received"] == r["events_expected"] for r in rows), rows
+    # One feed per worker whatever the number of streams: reads do not grow tenfold with them.
+    assert rows[1]["nova_reads_per_minute"] <= 2 * rows[0]["nova_reads_per_minute"], rows
+    assert "304, no body" in run.stdout
