@@ -47,7 +47,8 @@ class Cursor:
             return cls(value or None)
         marker, _, blob = value.partition(SEPARATOR)
         try:
-            raw = base64.urlsafe_b64decode(blob + "=" * (-len(blob) % 4))
+            # Validating: a character outside the URL-safe alphabet is an error, not silently dropped.
+            raw = base64.b64decode((blob + "=" * (-len(blob) % 4)).encode(), altchars=b"-_", validate=True)
         except (binascii.Error, ValueError):
             raw = b"x"  # not a whole number of digests: refused below
         if not raw or len(raw) % DIGEST_BYTES:

@@ -151,3 +151,13 @@ def test_a_forged_cursor_is_400_naming_marker(client, cloud):
         assert response.status_code == 400, marker
         assert response.json["errors"][0]["field"] == "marker"
     assert cloud.api_calls() == []
+
+
+def test_a_marker_with_characters_outside_base64_is_refused(client, cloud):
+    listed = cloud.nova("GET", "/servers/detail", body={"servers": []})
+
+    # Without the "!" (which a lenient decoder drops), one well-formed 4-byte digest.
+    response = client.get("/api/v1/server", query_string={"marker": "~AAAAAA!!!!"})
+
+    assert response.status_code == 400 and response.json["errors"][0]["field"] == "marker"
+    assert not listed.called
