@@ -34,6 +34,7 @@ from devstack_client.services.compute import SERVERS, shape_server
 from devstack_client.services.rules import MAX_PAGE
 
 OVERLAP = 2  # seconds each read reaches back: Nova's one-second timestamps, and commits landing late
+FUTURE = 3600  # seconds an event id may be ahead of the gateway's clock (Nova's and ours differ a little)
 MAX_CARRIED = 256  # digests one cursor holds: ~1.7 KB of Last-Event-ID
 DIGEST_BYTES = 4
 # Statuses in which Nova is still at work on a server (with a task_state, too, it is).
@@ -96,14 +97,17 @@ class EventCursor:
     carried: tuple[tuple[bytes, int], ...] = ()  # (digest, updated) of the states sent in [time-OVERLAP, time]
 
     @classmethod
-    def parse(cls, value: str, field: str) -> EventCursor:
-        """Read an event id this gateway sent, or raise InvalidRequest naming ``field``."""
+    def parse(cls, value: str, field: str, now: float) -> EventCursor:
+        """Read an event id this gateway sent, or raise InvalidRequest naming ``field``.
+
+        ``now``: the gateway's clock. An id more than FUTURE seconds ahead of it was not made from Nova's.
+        """
         stamp, _, blob = value.strip().partition(".")
         try:
             padded = (blob + "=" * (-len(blob) % 4)).encode()
             raw = base64.b64decode(padded, altchars=b"-_", validate=True) if blob else b""
             time = int(stamp)
-            valid = stamp.isascii() and stamp.isdigit() and len(raw) % (DIGEST_BYTES + 1) == 0
+            valid = stamp.isascii() and stamp.isdigit() and len(raw) % (DIGEST_BYTES + 1) == 0 and time <= now + FUTURE
         except (binascii.Error, ValueError):
             valid = False
         if not valid:

@@ -128,7 +128,7 @@ class ChangeFeed:
         if self._registry.bus is not None:
             try:
                 self._registry.bus.poke(self._bus_name)
-            except Exception:
+            except redis.RedisError:  # Redis down: the leader reads at its next tick anyway
                 log.warning("change feed %s: could not poke the shared feed", self.key)
 
     def notify(self) -> None:

@@ -446,7 +446,7 @@ def test_a_cursor_round_trips_and_carries_only_its_window():
 
     assert cursor.time == now + 3
     assert [updated for _, updated in cursor.carried] == [now + 1, now + 2, now + 3]
-    assert EventCursor.parse(str(cursor), "id") == cursor
+    assert EventCursor.parse(str(cursor), "id", now) == cursor
     assert not cursor.admits(_change("s3", now + 3))
     assert cursor.admits(_change("s3", now + 4))  # the same content later: another state (it changed back)
     assert str(EventCursor(now)) == str(now)
