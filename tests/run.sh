@@ -3,7 +3,7 @@
 # (the `cloud` ones included, which may then not be skipped) and the
 # coverage gate. Extra arguments go to pytest. The `browser` tests drive Debian's
 # Chromium (installed here when missing), never a browser Playwright downloads;
-# Debian's redis-server is installed too (the tests start their own, on loopback).
+# Debian's redis-server is installed too (the tests start their own, on loopback), and Node.js and npm.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 VENV="${VENV:-.venv}"
@@ -15,6 +15,7 @@ VENV="${VENV:-.venv}"
 missing=""
 command -v chromium >/dev/null || missing="$missing chromium"
 [ -x /usr/bin/redis-server ] || missing="$missing redis-server"
+command -v npm >/dev/null || missing="$missing nodejs npm"  # the TypeScript client's tests (npm ci, tsc)
 [ -z "$missing" ] || { apt-get update -qq && apt-get install -y -qq $missing; }
 bash tests/cloud/up.sh
 DEVSTACK_CLIENT_REQUIRE_CLOUD=1 "$VENV/bin/python" -m pytest \
