@@ -177,9 +177,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     spec = commands.add_parser(
         "openapi", help="write the Swagger 2.0 spec or the OpenAPI 3 document (sorted, stable) to FILE or stdout"
     )
-    spec.add_argument(
-        "--version", type=int, choices=(2, 3), default=2, help="2: Swagger 2.0 (default); 3: OpenAPI 3.0.3"
-    )
+    spec.add_argument("--version", type=int, choices=(2, 3), default=2, help="2: Swagger 2.0 (default); 3: OpenAPI 3.1")
     spec.add_argument("file", nargs="?", default="-", metavar="FILE", help="where to write it (default: stdout)")
     hash_key = commands.add_parser("hash-key", help="print a new random API key and its line for API_KEYS_FILE")
     hash_key.add_argument("role", nargs="?", choices=apikeys.ROLES, default="reader")

@@ -1,11 +1,13 @@
-"""The OpenAPI 3.0.3 document (``/openapi.json``), converted from the Swagger 2.0 spec flask-restx builds.
+"""The OpenAPI 3.1 document (``/openapi.json``), converted from the Swagger 2.0 spec flask-restx builds.
 
 flask-restx speaks Swagger 2.0 only, and most generators (openapi-typescript among them) read
 OpenAPI 3 only. No maintained Python converter fits: swagger2openapi (npm) is the well-kept one,
 and Node is no runtime for the gateway. So ``convert`` does what swagger2openapi does to the
-parts of Swagger 2.0 that flask-restx emits, and tests/test_openapi3.py checks it gives the same
-document as swagger2openapi on our whole spec. ``refine`` then says what Swagger 2.0 cannot: an
-event stream's answer is text, its errors JSON.
+parts of Swagger 2.0 that flask-restx emits (OpenAPI 3.0), and tests/test_typescript_client.py
+checks it gives the same document as swagger2openapi on our whole spec. ``upgrade`` takes that to
+3.1, whose schemas are JSON Schema: 3.0's ``nullable`` cannot make a ``$ref`` nullable (a
+validator still applies the referenced schema to null), 3.1's ``{"type": "null"}`` can. ``refine``
+then says what Swagger 2.0 cannot: an event stream's answer is text, its errors JSON.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-VERSION = "3.0.3"
+VERSION = "3.1.0"
+CONVERTED = "3.0.3"  # what ``convert`` gives, as swagger2openapi does
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch")
 # What moves from a Swagger 2.0 parameter into its OpenAPI 3 ``schema``.
 SCHEMA_KEYS = (
@@ -24,14 +27,14 @@ EVENT_STREAM = "text/event-stream"
 
 
 def document(swagger: dict[str, Any]) -> dict[str, Any]:
-    """The OpenAPI 3 document of a Swagger 2.0 spec: converted, then refined."""
-    return refine(convert(swagger), swagger)
+    """The OpenAPI 3.1 document of a Swagger 2.0 spec: converted, upgraded, refined."""
+    return refine(upgrade(convert(swagger)), swagger)
 
 
 def convert(swagger: dict[str, Any]) -> dict[str, Any]:
     """Swagger 2.0 → OpenAPI 3.0, as swagger2openapi converts it (the input is left as it was)."""
     swagger = copy.deepcopy(swagger)
-    result: dict[str, Any] = {"openapi": VERSION, "info": swagger["info"]}
+    result: dict[str, Any] = {"openapi": CONVERTED, "info": swagger["info"]}
     result["servers"] = [{"url": swagger.get("basePath", "/")}]
     for key in ("tags", "security", "externalDocs"):
         if key in swagger:
@@ -50,6 +53,32 @@ def convert(swagger: dict[str, Any]) -> dict[str, Any]:
         components["schemas"] = {name: _schema(s) for name, s in swagger["definitions"].items()}
     result["components"] = components
     return result
+
+
+def upgrade(document: dict[str, Any]) -> dict[str, Any]:
+    """OpenAPI 3.0 → 3.1 for what ``convert`` emits: ``nullable`` becomes a ``null`` type (input left as it was)."""
+    document = _nulls(copy.deepcopy(document))
+    document["openapi"] = VERSION
+    return document
+
+
+def _nulls(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_nulls(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: (value if key in ("example", "default", "enum") else _nulls(value)) for key, value in node.items()}
+    if node.pop("nullable", False) is True:
+        if isinstance(node.get("type"), str):
+            node["type"] = [node["type"], "null"]
+            if "enum" in node:
+                node["enum"] = [*node["enum"], None]
+        else:  # a reference (wrapped in allOf by mark_answers) or a composition: one of it, or null
+            branch = {key: node.pop(key) for key in ("$ref", "allOf", "anyOf", "oneOf") if key in node}
+            if list(branch) == ["allOf"] and len(branch["allOf"]) == 1:
+                branch = branch["allOf"][0]  # the wrapped reference itself
+            node["anyOf"] = [branch, {"type": "null"}]
+    return node
 
 
 def refine(document: dict[str, Any], swagger: dict[str, Any]) -> dict[str, Any]:

@@ -1,10 +1,10 @@
-"""docs/swagger.json and docs/openapi.json are the running app's spec, valid Swagger 2.0 and OpenAPI 3.0."""
+"""docs/swagger.json and docs/openapi.json are the running app's spec, valid Swagger 2.0 and OpenAPI 3.1."""
 
 import json
 from pathlib import Path
 
 from openapi_spec_validator import validate
-from openapi_spec_validator.validation import OpenAPIV2SpecValidator, OpenAPIV30SpecValidator
+from openapi_spec_validator.validation import OpenAPIV2SpecValidator, OpenAPIV31SpecValidator
 
 from devstack_client import create_app, openapi, openapi3
 from devstack_client.main import main
@@ -66,7 +66,7 @@ def test_rendering_is_stable():
     )
 
 
-# -- OpenAPI 3 (/openapi.json, docs/openapi.json) ------------------------------------------------------------------
+# -- OpenAPI 3.1 (/openapi.json, docs/openapi.json) ------------------------------------------------------------------
 
 CHECKED_IN_3 = ROOT / openapi.CHECKED_IN_3
 STALE_3 = (
@@ -98,9 +98,9 @@ def test_the_served_openapi_3_document_differs_from_it_only_in_its_security(clie
 
 
 def test_the_openapi_3_document_is_valid():
-    validate(document(), cls=OpenAPIV30SpecValidator)
+    validate(document(), cls=OpenAPIV31SpecValidator)
 
-    assert document()["openapi"] == "3.0.3"
+    assert document()["openapi"] == "3.1.0"
 
 
 def test_the_probes_need_no_credentials_in_either_document():
@@ -135,22 +135,23 @@ def test_answer_fields_are_required_unless_a_model_says_otherwise():
     server = schemas["Server"]
 
     assert server["required"] == sorted(server["properties"])  # marshal, or the service, writes every one
-    assert "nullable" not in server["properties"]["status"] and server["properties"]["task_state"]["nullable"]
+    assert server["properties"]["status"]["type"] == "string"
+    assert server["properties"]["task_state"]["type"] == ["string", "null"]
     assert server["properties"]["fault"] == {
-        "allOf": [{"$ref": "#/components/schemas/Fault"}],
+        "anyOf": [{"$ref": "#/components/schemas/Fault"}, {"type": "null"}],
         "description": "Why the server is in ERROR; null otherwise",
-        "nullable": True,
     }
+    assert server["properties"]["flavor"] == {"$ref": "#/components/schemas/ServerFlavor"}
     assert schemas["Error"]["required"] == ["code", "message"]  # the rest only when OpenStack answered
     assert schemas["ServerList"]["required"] == ["next_marker", "servers"]
-    assert schemas["ServerList"]["properties"]["next_marker"]["nullable"] is True
+    assert schemas["ServerList"]["properties"]["next_marker"]["type"] == ["string", "null"]
     # With ?fields= a list answers only the fields asked for, and the id.
     assert schemas["ServerList"]["properties"]["servers"]["items"] == {"$ref": "#/components/schemas/ServerListItem"}
     assert schemas["ServerListItem"]["required"] == ["id"]
     assert schemas["ImageList"]["properties"]["images"]["items"] == {"$ref": "#/components/schemas/Image"}
     # What a caller sends: required as the API requires it, never nullable.
     assert schemas["ServerCreate"]["required"] == ["name"]
-    assert not any("nullable" in p for p in schemas["ServerCreate"]["properties"].values())
+    assert not any("null" in json.dumps(p) for p in schemas["ServerCreate"]["properties"].values())
 
 
 def test_the_event_stream_is_text_and_its_errors_json():
