@@ -13,13 +13,16 @@ server_image = Model(
         "name": fields.String(nullable=True, description="In lists only; null if the image is gone", example="cirros"),
     },
 )
+# A server in a Nova cell that is down comes partial (microversion 2.69): id, status UNKNOWN and project, the
+# rest missing. Hence the fields marked DOWN_CELL below may be null, and only then.
+DOWN_CELL = "null only for a server in a Nova cell that is down"
 server_flavor = Model(
     "ServerFlavor",
     {
-        "name": fields.String(example="m1.tiny"),
-        "vcpus": fields.Integer(example=1),
-        "ram": fields.Integer(description="MiB", example=512),
-        "disk": fields.Integer(description="GB", example=1),
+        "name": fields.String(nullable=True, description=DOWN_CELL, example="m1.tiny"),
+        "vcpus": fields.Integer(nullable=True, description=DOWN_CELL, example=1),
+        "ram": fields.Integer(nullable=True, description=f"MiB; {DOWN_CELL}", example=512),
+        "disk": fields.Integer(nullable=True, description=f"GB; {DOWN_CELL}", example=1),
     },
 )
 fault = Model(
@@ -53,10 +56,12 @@ server = Model(
     "Server",
     {
         "id": fields.String(example="2b1f6c0e-8a4d-4c2e-9f3b-7d5e1a0c9b84"),
-        "name": fields.String(example="web-1"),
-        "status": fields.String(description="BUILD, ACTIVE, SHUTOFF, ERROR, …", example="ACTIVE"),
+        "name": fields.String(nullable=True, description=DOWN_CELL, example="web-1"),
+        "status": fields.String(
+            description="BUILD, ACTIVE, SHUTOFF, ERROR, … (UNKNOWN: its cell is down)", example="ACTIVE"
+        ),
         "task_state": fields.String(nullable=True, example=None),
-        "power_state": fields.Integer(example=1),
+        "power_state": fields.Integer(nullable=True, description=DOWN_CELL, example=1),
         "image": fields.Nested(
             server_image,
             allow_null=True,
@@ -79,8 +84,8 @@ server = Model(
             fields.String, description="In alphabetical order (Nova keeps them as a set)", example=["prod"]
         ),
         "description": fields.String(nullable=True, example="Front-end web server"),
-        "created_at": fields.String(example="2026-11-02T09:14:03Z"),
-        "updated_at": fields.String(example="2026-11-02T09:14:09Z"),
+        "created_at": fields.String(nullable=True, description=DOWN_CELL, example="2026-11-02T09:14:03Z"),
+        "updated_at": fields.String(nullable=True, description=DOWN_CELL, example="2026-11-02T09:14:09Z"),
         "fault": fields.Nested(
             fault,
             allow_null=True,
@@ -235,15 +240,21 @@ console = Model(
         ),
     },
 )
+# The 409 of an action is this or an ambiguous name's (which has none of these fields).
 invalid_state_error = error_model.inherit(
     "InvalidStateError",
     {
-        "status": fields.String(description="The server's status now", example="ACTIVE"),
+        "status": fields.String(
+            required=False, nullable=True, description="The server's status now; null if it is gone", example="ACTIVE"
+        ),
         "task_state": fields.String(
-            nullable=True, description="What Nova is doing to it now, if anything", example=None
+            required=False, nullable=True, description="What Nova is doing to it now, if anything", example=None
         ),
         "locked": fields.Boolean(
-            nullable=True, description="A locked server refuses every action; null if Nova did not say", example=False
+            required=False,
+            nullable=True,
+            description="A locked server refuses every action; null if Nova did not say",
+            example=False,
         ),
     },
 )

@@ -510,14 +510,14 @@ export interface components {
              * @description A locked server refuses every action; null if Nova did not say
              * @example false
              */
-            locked: boolean | null;
+            locked?: boolean | null;
             /**
-             * @description The server's status now
+             * @description The server's status now; null if it is gone
              * @example ACTIVE
              */
-            status: string;
+            status?: string | null;
             /** @description What Nova is doing to it now, if anything */
-            task_state: string | null;
+            task_state?: string | null;
         };
         Keypair: {
             /**
@@ -726,8 +726,11 @@ export interface components {
             };
             /** @example nova */
             availability_zone: string | null;
-            /** @example 2026-11-02T09:14:03Z */
-            created_at: string;
+            /**
+             * @description null only for a server in a Nova cell that is down
+             * @example 2026-11-02T09:14:03Z
+             */
+            created_at: string | null;
             /** @example Front-end web server */
             description: string | null;
             /** @description Why the server is in ERROR; null otherwise */
@@ -748,14 +751,20 @@ export interface components {
             metadata: {
                 [key: string]: string;
             };
-            /** @example web-1 */
-            name: string;
-            /** @example 1 */
-            power_state: number;
+            /**
+             * @description null only for a server in a Nova cell that is down
+             * @example web-1
+             */
+            name: string | null;
+            /**
+             * @description null only for a server in a Nova cell that is down
+             * @example 1
+             */
+            power_state: number | null;
             /** @example 5d1e2e6b3b7c4c36a2ab0c7e5e8f7a10 */
             project_id: string;
             /**
-             * @description BUILD, ACTIVE, SHUTOFF, ERROR, …
+             * @description BUILD, ACTIVE, SHUTOFF, ERROR, … (UNKNOWN: its cell is down)
              * @example ACTIVE
              */
             status: string;
@@ -767,8 +776,11 @@ export interface components {
              */
             tags: string[];
             task_state: string | null;
-            /** @example 2026-11-02T09:14:09Z */
-            updated_at: string;
+            /**
+             * @description null only for a server in a Nova cell that is down
+             * @example 2026-11-02T09:14:09Z
+             */
+            updated_at: string | null;
         };
         ServerAction: {
             /**
@@ -896,19 +908,25 @@ export interface components {
         };
         ServerFlavor: {
             /**
-             * @description GB
+             * @description GB; null only for a server in a Nova cell that is down
              * @example 1
              */
-            disk: number;
-            /** @example m1.tiny */
-            name: string;
+            disk: number | null;
             /**
-             * @description MiB
+             * @description null only for a server in a Nova cell that is down
+             * @example m1.tiny
+             */
+            name: string | null;
+            /**
+             * @description MiB; null only for a server in a Nova cell that is down
              * @example 512
              */
-            ram: number;
-            /** @example 1 */
-            vcpus: number;
+            ram: number | null;
+            /**
+             * @description null only for a server in a Nova cell that is down
+             * @example 1
+             */
+            vcpus: number | null;
         };
         ServerImage: {
             /** @example 8c6b7d4e-0f5e-4a8e-9a55-2d1b1f0f3a21 */
@@ -946,8 +964,11 @@ export interface components {
             };
             /** @example nova */
             availability_zone?: string | null;
-            /** @example 2026-11-02T09:14:03Z */
-            created_at?: string;
+            /**
+             * @description null only for a server in a Nova cell that is down
+             * @example 2026-11-02T09:14:03Z
+             */
+            created_at?: string | null;
             /** @example Front-end web server */
             description?: string | null;
             /** @description Why the server is in ERROR; null otherwise */
@@ -968,14 +989,20 @@ export interface components {
             metadata?: {
                 [key: string]: string;
             };
-            /** @example web-1 */
-            name?: string;
-            /** @example 1 */
-            power_state?: number;
+            /**
+             * @description null only for a server in a Nova cell that is down
+             * @example web-1
+             */
+            name?: string | null;
+            /**
+             * @description null only for a server in a Nova cell that is down
+             * @example 1
+             */
+            power_state?: number | null;
             /** @example 5d1e2e6b3b7c4c36a2ab0c7e5e8f7a10 */
             project_id?: string;
             /**
-             * @description BUILD, ACTIVE, SHUTOFF, ERROR, …
+             * @description BUILD, ACTIVE, SHUTOFF, ERROR, … (UNKNOWN: its cell is down)
              * @example ACTIVE
              */
             status?: string;
@@ -987,8 +1014,11 @@ export interface components {
              */
             tags?: string[];
             task_state?: string | null;
-            /** @example 2026-11-02T09:14:09Z */
-            updated_at?: string;
+            /**
+             * @description null only for a server in a Nova cell that is down
+             * @example 2026-11-02T09:14:09Z
+             */
+            updated_at?: string | null;
         };
         ServerPlan: {
             /** @example nova */
