@@ -30,7 +30,7 @@ setup(
         "keystoneauth1>=5.18,<6",
         "requests>=2.32,<3",
         "jsonschema>=4.20,<5",
-        "gunicorn>=27.0.1,<28",
+        "gunicorn[gevent]>=27.0.1,<28",
         "gevent>=26.9,<27",
         "prometheus-client>=0.26,<0.27",
         "flask-cors>=6.0.5,<7",
