@@ -75,14 +75,21 @@ read_image '"\0".join(image["Healthcheck"]["Test"][1:])' >"$WORK/healthcheck"  #
 [ "$(read_image 'image["Healthcheck"]["Test"][0]')" = CMD ]
 root=$(podman image mount "$IMAGE")
 trap 'podman image unmount "$IMAGE" >/dev/null 2>&1 || true' EXIT
-# An API key line, made by the image's own command: it listens on 0.0.0.0 and refuses to without keys.
-echo "API_KEYS=$(chroot --userspec="$user" "$root" /usr/bin/env -i "$(grep ^PATH= "$WORK/env")" \
-    devstack-client hash-key reader rootfs-proof | tail -1)" >>"$WORK/env"
-step "start $(tr "\0" " " <"$WORK/cmd") as $user from $root (read-only, own namespaces)"
+# An API key, made by the image's own command: it listens on 0.0.0.0 and refuses to without keys.
+chroot --userspec="$user" "$root" /usr/bin/env -i "$(grep ^PATH= "$WORK/env")" \
+    devstack-client hash-key reader rootfs-proof >"$WORK/key"
+key=$(sed -n 2p "$WORK/key")
+echo "API_KEYS=$(sed -n 4p "$WORK/key")" >>"$WORK/env"
 
-export WORK root user port
-unshare --mount --net --pid --fork --mount-proc --propagation private bash -euo pipefail <<'INSIDE'
-ip link set lo up
+# Start the image's CMD in namespaces of its own, run the checks, stop it with SIGTERM.
+# CLOUD=0: its own network too (as a container has), no credentials.
+# CLOUD=1: the host's network, HOST=127.0.0.1, and the local test cloud's demo user.
+start_image() {
+    export WORK root user port key CLOUD="$1"
+    local net=--net
+    [ "$CLOUD" = 0 ] || net=
+    unshare --mount $net --pid --fork --mount-proc --propagation private bash -euo pipefail <<'INSIDE'
+[ "$CLOUD" = 1 ] || ip link set lo up
 mount --bind "$root" "$root" && mount -o remount,bind,ro "$root"
 mount -t tmpfs -o mode=1777 tmpfs "$root/tmp"
 mount -t proc proc "$root/proc"
@@ -106,10 +113,28 @@ echo "GET /healthz -> $body"
 status=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/api/v1/flavor")
 [ "$status" = 401 ] || { echo "GET /api/v1/flavor without a key answered $status, not 401"; exit 1; }
 echo "GET /api/v1/flavor without a key -> 401 (API keys on)"
-# /readyz makes a worker load openstacksdk and keystoneauth: the image has no credentials, so 503.
 readyz=$(curl -s -w ' %{http_code}' "http://127.0.0.1:$port/readyz")
-case "$readyz" in *'"credentials_missing"'*' 503') ;; *) echo "/readyz answered $readyz"; exit 1 ;; esac
-echo "GET /readyz without credentials -> 503 credentials_missing"
+if [ "$CLOUD" = 0 ]; then
+    # A worker loads openstacksdk and keystoneauth to answer: without credentials, 503.
+    case "$readyz" in *'"credentials_missing"'*' 503') ;; *) echo "/readyz answered $readyz"; exit 1 ;; esac
+    echo "GET /readyz without credentials -> 503 credentials_missing"
+else
+    # Each worker has its own first check (a token, the catalog): ask until one says ready, for a minute.
+    t0=$(date +%s)
+    until case "$readyz" in '{"ready":true'*' 200') true ;; *) false ;; esac; do
+        [ $(($(date +%s) - t0)) -lt 60 ] || { echo "/readyz answered $readyz"; exit 1; }
+        sleep 2
+        readyz=$(curl -s -w ' %{http_code}' "http://127.0.0.1:$port/readyz")
+    done
+    echo "GET /readyz -> 200 after $(($(date +%s) - t0)) s: Keystone, Nova, Glance and Neutron answered"
+    flavors=$(curl -s -w ' %{http_code}' -H "Authorization: Bearer $key" "http://127.0.0.1:$port/api/v1/flavor")
+    case "$flavors" in *'"m1.nano"'*' 200') ;; *) echo "GET /api/v1/flavor answered $flavors"; exit 1 ;; esac
+    echo "GET /api/v1/flavor with the key -> 200, m1.nano among them"
+    metrics=$(curl -s -w ' %{http_code}' -H "Authorization: Bearer $key" "http://127.0.0.1:$port/metrics")
+    case "$metrics" in *'devstack_client_upstream_requests_total{service="compute"}'*' 200') ;;
+        *) echo "GET /metrics answered ${metrics: -300}"; exit 1 ;; esac
+    echo "GET /metrics -> 200, upstream calls counted (its files on the tmpfs)"
+fi
 processes="$master,$(pgrep -d, -P $master)"
 uids=$(ps -o uid= -p "$processes" | sort | uniq -c | tr -s ' \n' ' ')
 echo "gateway processes (master and workers) by uid:$uids"
@@ -129,4 +154,19 @@ echo "SIGTERM: stopped in $(( ($(date +%s%N) - t0) / 1000000 )) ms, exit status 
 grep -q '"level": "ERROR"' "$WORK/gateway.log" && { grep '"level": "ERROR"' "$WORK/gateway.log" | head -5; exit 1; }
 true
 INSIDE
-step "proved: the image built and its gateway served /healthz as $user on a read-only root"
+}
+
+step "start $(tr "\0" " " <"$WORK/cmd") as $user from $root (read-only, own network)"
+start_image 0
+# With the local test cloud (tests/cloud/up.sh) running, the image also talks to a real OpenStack.
+cloud_env="${DEVSTACK_CLOUD_DIR:-/tmp/devstack-client-cloud}/demo.env"
+if [ -f "$cloud_env" ] && curl -s -o /dev/null "$(sed -n 's/^AUTH_URL=//p' "$cloud_env")"; then
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    # READY_TIMEOUT=10: the shared test cloud, busy with other suites, takes more than 2 s at times.
+    { grep -v '^#' "$cloud_env"; echo HOST=127.0.0.1; echo "PORT=$port"; echo READY_TIMEOUT=10; } >>"$WORK/env"
+    step "start it again on 127.0.0.1:$port as the local test cloud's demo user"
+    start_image 1
+else
+    step "no local test cloud ($cloud_env): the image did not meet OpenStack"
+fi
+step "proved: the image built and its gateway served as $user on a read-only root"
