@@ -4,8 +4,8 @@
 up to WORKER_CONNECTIONS requests as greenlets (gevent, the default) or
 THREADS requests in threads (gthread); each worker opens its own OpenStack
 connection after the fork (see connection.py). ``--dev`` runs Flask's
-reloading development server instead. ``devstack-client openapi [FILE]``
-writes the Swagger 2.0 spec.
+reloading development server instead. ``devstack-client openapi [--version 3] [FILE]``
+writes the Swagger 2.0 spec (or the OpenAPI 3 document).
 
 The app is created in each worker, never in the master. A gevent worker
 monkey-patches socket, ssl and threading when it starts, and that only
@@ -174,7 +174,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--dev", action="store_true", help="run Flask's reloading development server, not gunicorn")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    spec = commands.add_parser("openapi", help="write the Swagger 2.0 spec (sorted, stable) to FILE or stdout")
+    spec = commands.add_parser(
+        "openapi", help="write the Swagger 2.0 spec or the OpenAPI 3 document (sorted, stable) to FILE or stdout"
+    )
+    spec.add_argument("--version", type=int, choices=(2, 3), default=2, help="2: Swagger 2.0 (default); 3: OpenAPI 3.1")
     spec.add_argument("file", nargs="?", default="-", metavar="FILE", help="where to write it (default: stdout)")
     hash_key = commands.add_parser("hash-key", help="print a new random API key and its line for API_KEYS_FILE")
     hash_key.add_argument("role", nargs="?", choices=apikeys.ROLES, default="reader")
@@ -201,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "openapi":
         from devstack_client.openapi import write
 
-        write(args.file)
+        write(args.file, args.version)
         return 0
     problem = bind_problem(settings)
     if problem:

@@ -6,9 +6,11 @@ import os
 
 import pytest
 import requests_mock
+from flask import Flask
 
 from devstack_client import create_app
 from devstack_client.config import SETTINGS
+from tests.answers import CheckedClient
 from tests.fakes import CREDENTIALS, FakeCloud
 
 
@@ -19,6 +21,12 @@ def sealed_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         if name.startswith("OS_") or name in {s.name for s in SETTINGS}:
             monkeypatch.delenv(name)
     monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", "/nonexistent/clouds.yaml")
+
+
+@pytest.fixture(autouse=True)
+def answers_match_the_document(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every app's test client checks its JSON answers against /openapi.json (tests/answers.py)."""
+    monkeypatch.setattr(Flask, "test_client_class", CheckedClient)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from devstack_client.services.changes import iso
+from tests import answers
 from tests.fakes import NOVA, PROJECT_ID, make_fake_server, new_id, nova_error
 
 FAST = {
@@ -101,6 +102,7 @@ class Reader:
             frame[name or "comment"] = value
         if "data" in frame:
             frame["data"] = json.loads(frame["data"])
+            answers.check_event(frame.get("event", ""), frame["data"])
         return frame
 
     def event(self, deadline: float = 5.0) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 # (the `cloud` ones included, which may then not be skipped) and the
 # coverage gate. Extra arguments go to pytest. The `browser` tests drive Debian's
 # Chromium (installed here when missing), never a browser Playwright downloads;
-# Debian's redis-server is installed too (the tests start their own, on loopback).
+# Debian's redis-server is installed too (the tests start their own, on loopback), and Node.js and npm.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 VENV="${VENV:-.venv}"
@@ -16,6 +16,7 @@ missing=""
 command -v chromium >/dev/null || missing="$missing chromium"
 [ -x /usr/bin/redis-server ] || missing="$missing redis-server"
 [ -x /usr/sbin/haproxy ] || missing="$missing haproxy"  # tests/test_deploy.py: haproxy -c deploy/haproxy.cfg
+command -v npm >/dev/null || missing="$missing nodejs npm"  # the TypeScript client's tests (npm ci, tsc)
 [ -z "$missing" ] || { apt-get update -qq && apt-get install -y -qq $missing; }
 # The Compose specification's schema, which Debian's docker-compose ships (tests/test_deploy.py); not Docker itself.
 [ -f /usr/lib/python3/dist-packages/compose/config/compose_spec.json ] ||

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import importlib
 
-from flask import Flask, Response
+from flask import Flask, Response, jsonify
 from flask_restx import Api
 
-from devstack_client import __version__
+from devstack_client import __version__, openapi3
 from devstack_client.api import auth, caching, common, errors, health, query, representation
 
 # One module of this package per namespace, served under /api/v1/<its name>: adding one is adding its name here.
@@ -37,7 +37,7 @@ class GatewayApi(Api):
     def __schema__(self) -> dict:  # type: ignore[override]
         schema = super().__schema__
         if "error" not in schema and not getattr(self, "_nullable_marked", False):
-            common.mark_nullable(schema)  # once: restx caches the dict it built
+            common.mark_answers(schema, self.models)  # once: restx caches the dict it built
             common.mark_conditional(schema)
             self._nullable_marked = True
         return schema
@@ -84,4 +84,7 @@ def init_app(app: Flask) -> None:
         if "error" in api.__schema__:
             raise RuntimeError("the Swagger spec cannot be built; see the log")
         app.extensions["query_parameters"] = query.documented_parameters(api.__schema__)
+        app.extensions["openapi"] = openapi3.document(api.__schema__)
+    # The same API as /swagger.json, as OpenAPI 3 (what most client generators read), open like it.
+    app.add_url_rule("/openapi.json", "openapi", lambda: jsonify(app.extensions["openapi"]))
     app.before_request(query.reject_unknown_parameters)

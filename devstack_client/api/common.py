@@ -14,19 +14,47 @@ error_model = Model(
         "message": fields.String(
             required=True, description="What went wrong, for a human", example="No image with the id or name 'cirros'."
         ),
-        "upstream_status": fields.Integer(description="HTTP status OpenStack answered with", example=404),
+        "upstream_status": fields.Integer(
+            required=False, nullable=True, description="HTTP status OpenStack answered with", example=404
+        ),
         "request_id": fields.String(
+            required=False,
             description="This request's id (also in the X-Request-Id header), sent to OpenStack as its global "
             "request id",
             example="req-0f3c3d5e-8d4b-4a57-9a0c-6f1e2b7d8c90",
         ),
         "upstream_request_id": fields.String(
-            description="OpenStack's request id, for its logs", example="req-6b0a2a53-3b7e-4b58-9c44-6d4a0d3c3f0e"
+            required=False,
+            nullable=True,
+            description="OpenStack's request id, for its logs",
+            example="req-6b0a2a53-3b7e-4b58-9c44-6d4a0d3c3f0e",
         ),
     },
 )
 
+
+class MapOf(fields.Nested):
+    """A JSON object whose values are ``model`` (or lists of it): documented so, answered as it is.
+
+    A Nested, so that restx documents ``model``; it answers the value unmarshalled (the service shapes it).
+    """
+
+    def __init__(self, model: Model, *, lists: bool = False, **kwargs: Any) -> None:
+        super().__init__(model, **kwargs)
+        self.lists = lists
+
+    def schema(self) -> dict[str, Any]:
+        value: dict[str, Any] = {"$ref": f"#/definitions/{self.nested.name}"}
+        if self.lists:
+            value = {"type": "array", "items": value}
+        return {**fields.Raw.schema(self), "type": "object", "additionalProperties": value}
+
+    def output(self, key: Any, obj: Any, ordered: bool = False, **kwargs: Any) -> Any:
+        return fields.Raw.output(self, key, obj, ordered=ordered)
+
+
 next_marker_field = fields.String(
+    nullable=True,
     description="Pass as `marker` to get the next page; null on the last page",
     example="2b1f6c0e-8a4d-4c2e-9f3b-7d5e1a0c9b84",
 )
@@ -65,29 +93,46 @@ def documents_errors(ns: Namespace, *codes: int) -> Callable[[Any], Any]:
     return decorate
 
 
-def mark_nullable(spec: dict[str, Any]) -> dict[str, Any]:
-    """Say in the spec which answer fields may be null: every one a model does not mark required.
+def may_be_null(field: Any) -> bool:
+    """Whether an answer field may be null: ``nullable=True`` (``allow_null=True`` on a ``fields.Nested``)."""
+    return bool(getattr(field, "nullable", None) or getattr(field, "allow_null", False))
 
-    Swagger 2.0 has no ``null`` type and flask-restx emits none, yet most of
-    what we answer is OpenStack's, where absent values are null (a server's
-    ``key_name``, an image's ``name``, ``next_marker`` on the last page). The
-    ``x-nullable`` extension says so (Swagger UI and schemathesis read it).
-    Input models (``additionalProperties: false``) are left as they are: null
-    is not a value a caller may send.
+
+def mark_answers(spec: dict[str, Any], models: dict[str, Model]) -> dict[str, Any]:
+    """Say in the spec which answer fields are always there (``required``) and which may be null (``x-nullable``).
+
+    Both come from the models, so a new namespace's come out right by themselves:
+
+    - An answer field is always there unless its model declares it ``required=False``: restx's
+      marshal writes every field of the model (None when the value is missing), and the services
+      that skip marshal answer exactly their model's fields (tests/api/test_server_shape.py). The
+      error model declares its optional fields so; the wire tests check every JSON answer against
+      the OpenAPI document (tests/answers.py), so a field that is sometimes missing fails them.
+    - It may be null only if it says so: ``nullable=True`` (or ``allow_null=True`` on a Nested).
+      Swagger 2.0 has no ``null`` type: the ``x-nullable`` extension says it (Swagger UI,
+      schemathesis and swagger2openapi read it; /openapi.json turns it into ``nullable``).
+
+    Input models (``strict=True``, hence ``additionalProperties: false``) keep their own
+    ``required``, and are never nullable: null is not a value a caller may send.
     """
-    for model in spec.get("definitions", {}).values():
-        if model.get("additionalProperties") is False:
+    for name, definition in spec.get("definitions", {}).items():
+        model = models.get(name)
+        if model is None or definition.get("additionalProperties") is False:
             continue
-        for part in [model, *model.get("allOf", [])]:
-            required = set(part.get("required", []))
-            properties = part.get("properties", {})
-            for name, prop in properties.items():
-                if name in required:
-                    continue
-                if "$ref" in prop:  # siblings of $ref are ignored: wrap it
-                    ref = prop.pop("$ref")
-                    prop["allOf"] = [{"$ref": ref}]
-                prop["x-nullable"] = True
+        own = definition["allOf"][-1] if "allOf" in definition else definition  # an inherit()'s own fields
+        required = sorted(key for key, field in model.items() if getattr(field, "required", None) is not False)
+        if required:
+            own["required"] = required
+        else:
+            own.pop("required", None)
+        properties = own.get("properties", {})
+        for key, field in model.items():
+            prop = properties.get(key)
+            if prop is None or not may_be_null(field):
+                continue
+            if "$ref" in prop:  # siblings of $ref are ignored: wrap it
+                prop["allOf"] = [{"$ref": prop.pop("$ref")}]
+            prop["x-nullable"] = True
     return spec
 
 

@@ -19,7 +19,7 @@ flavor = ns.model(
         "ephemeral": fields.Integer(description="GB", example=0),
         "swap": fields.Integer(description="MiB", example=0),
         "is_public": fields.Boolean(example=True),
-        "description": fields.String(example=None),
+        "description": fields.String(nullable=True, example=None),
     },
 )
 

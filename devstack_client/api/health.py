@@ -11,6 +11,7 @@ from flask import current_app
 from flask_restx import Namespace, Resource, fields
 
 from devstack_client import readiness
+from devstack_client.api.common import MapOf
 from devstack_client.api.errors import describe
 from devstack_client.appctx import cloud, settings
 
@@ -26,20 +27,32 @@ check = ns.model(
     "ReadinessCheck",
     {
         "ok": fields.Boolean(example=True),
-        "code": fields.String(description="When failed: the error code the API answers with", example=None),
-        "message": fields.String(description="When failed: why", example=None),
-        "microversion": fields.String(description="compute: the pinned microversion", example="2.79"),
-        "max_microversion": fields.String(description="compute: the newest Nova offers", example="2.100"),
+        # Which of these a check has depends on the check and its outcome.
+        "code": fields.String(
+            required=False, description="When failed: the error code the API answers with", example=None
+        ),
+        "message": fields.String(required=False, description="When failed: why", example=None),
+        "microversion": fields.String(required=False, description="compute: the pinned microversion", example="2.79"),
+        "max_microversion": fields.String(
+            required=False, description="compute: the newest Nova offers", example="2.100"
+        ),
     },
 )
+
+
 ready = ns.model(
     "Readiness",
     {
         "ready": fields.Boolean(example=True),
-        "reason": fields.String(description="When not ready: the first failed check", example=None),
-        "code": fields.String(description="When not ready: `not_ready`, as every error has a code", example=None),
-        "message": fields.String(description="When not ready: the same as reason", example=None),
-        "checks": fields.Raw(
+        "reason": fields.String(
+            nullable=True, description="When not ready: the first failed check; null when ready", example=None
+        ),
+        "code": fields.String(
+            required=False, description="When not ready: `not_ready`, as every error has a code", example=None
+        ),
+        "message": fields.String(required=False, description="When not ready: the same as reason", example=None),
+        "checks": MapOf(
+            check,
             description="identity, compute, image, network → ReadinessCheck (the services only once the "
             "identity works)",
             example={

@@ -18,7 +18,8 @@ keypair = ns.model(
         "fingerprint": fields.String(example="3f:56:ec:2e:77:12:81:a1:ee:7b:77:2d:22:05:2a:1c"),
         "public_key": fields.String(example=PUBLIC_KEY),
         "created_at": fields.String(
-            description="Only when showing one keypair: Nova's list and create answers omit it",
+            nullable=True,
+            description="Only when showing one keypair (null in lists and creates: Nova's answers omit it)",
             example="2026-11-26T20:45:10.254838",
         ),
     },
@@ -29,6 +30,7 @@ keypair_created = ns.inherit(
     keypair,
     {
         "private_key": fields.String(
+            nullable=True,
             description="Only when Nova generated the key (no public_key sent): shown in this answer ONCE, "
             "kept nowhere, never shown again. PEM for ssh, base64 PKCS#12 for x509. null on import.",
             example="-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEAyOnX…\n-----END RSA PRIVATE KEY-----\n",

@@ -10,9 +10,13 @@ ns = Namespace("limits", description="The project's Nova quota, its usage, and r
 limit = ns.model(
     "Limit",
     {
-        "max": fields.Integer(description="null: unlimited", example=51200),
-        "used": fields.Integer(description="null: not counted project-wide (per server or group)", example=1024),
-        "remaining": fields.Integer(description="max - used, at least 0; null if either is null", example=50176),
+        "max": fields.Integer(nullable=True, description="null: unlimited", example=51200),
+        "used": fields.Integer(
+            nullable=True, description="null: not counted project-wide (per server or group)", example=1024
+        ),
+        "remaining": fields.Integer(
+            nullable=True, description="max - used, at least 0; null if either is null", example=50176
+        ),
         "unit": fields.String(example="MiB"),
     },
 )
@@ -42,12 +46,15 @@ headroom = ns.model(
         "vcpus": fields.Integer(example=1),
         "ram": fields.Integer(description="MiB", example=512),
         "fits": fields.Integer(
+            nullable=True,
             description="How many more servers of this flavor the quota allows now: "
             "min(instances left, cores left ÷ vcpus, RAM left ÷ ram); null when nothing limits it",
             example=8,
         ),
         "limited_by": fields.String(
-            description="instances, cores or ram: the limit that binds first; null when unlimited", example="instances"
+            nullable=True,
+            description="instances, cores or ram: the limit that binds first; null when unlimited",
+            example="instances",
         ),
     },
 )

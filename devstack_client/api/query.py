@@ -88,6 +88,15 @@ def documented_parameters(spec: dict[str, Any]) -> dict[tuple[str, str], frozens
     return documented
 
 
+# (Swagger path, method) → query parameters the operation still accepts but no longer documents (older clients').
+UNDOCUMENTED: dict[tuple[str, str], frozenset[str]] = {}
+
+
+def still_accepts(path: str, method: str, *names: str) -> None:
+    """Keep accepting ``names`` on an operation whose spec no longer documents them."""
+    UNDOCUMENTED[(path, method)] = UNDOCUMENTED.get((path, method), frozenset()) | frozenset(names)
+
+
 def reject_unknown_parameters() -> None:
     """Refuse (400) a query parameter the operation does not document, on every ``/api/`` operation.
 
@@ -106,10 +115,11 @@ def reject_unknown_parameters() -> None:
     if not request.args or request.url_rule is None:
         return
     method = "GET" if request.method == "HEAD" else request.method
-    known = current_app.extensions["query_parameters"].get((swagger.extract_path(request.url_rule.rule), method))
+    key = (swagger.extract_path(request.url_rule.rule), method)
+    known = current_app.extensions["query_parameters"].get(key)
     if known is None:  # OPTIONS, or a method the route lacks: answered without reading the query
         return
-    unknown = [name for name in request.args if name not in known]
+    unknown = [name for name in request.args if name not in known and name not in UNDOCUMENTED.get(key, ())]
     if unknown:
         accepted = ", ".join(sorted(known)) or "none"
         errors = [

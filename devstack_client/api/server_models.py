@@ -2,7 +2,7 @@
 
 from flask_restx import Model, Namespace, fields
 
-from devstack_client.api.common import error_model
+from devstack_client.api.common import MapOf, error_model
 from devstack_client.services import server_actions
 from devstack_client.services.rules import MAX_TAGS, METADATA_VALUE_MAX, NAME_MAX, TAG_MAX, TAG_PATTERN
 
@@ -10,16 +10,19 @@ server_image = Model(
     "ServerImage",
     {
         "id": fields.String(example="8c6b7d4e-0f5e-4a8e-9a55-2d1b1f0f3a21"),
-        "name": fields.String(description="In lists only; null if the image is gone", example="cirros"),
+        "name": fields.String(nullable=True, description="In lists only; null if the image is gone", example="cirros"),
     },
 )
+# A server in a Nova cell that is down comes partial (microversion 2.69): id, status UNKNOWN and project, the
+# rest missing. Hence the fields marked DOWN_CELL below may be null, and only then.
+DOWN_CELL = "null only for a server in a Nova cell that is down"
 server_flavor = Model(
     "ServerFlavor",
     {
-        "name": fields.String(example="m1.tiny"),
-        "vcpus": fields.Integer(example=1),
-        "ram": fields.Integer(description="MiB", example=512),
-        "disk": fields.Integer(description="GB", example=1),
+        "name": fields.String(nullable=True, description=DOWN_CELL, example="m1.tiny"),
+        "vcpus": fields.Integer(nullable=True, description=DOWN_CELL, example=1),
+        "ram": fields.Integer(nullable=True, description=f"MiB; {DOWN_CELL}", example=512),
+        "disk": fields.Integer(nullable=True, description=f"GB; {DOWN_CELL}", example=1),
     },
 )
 fault = Model(
@@ -29,43 +32,6 @@ fault = Model(
         "message": fields.String(example="No valid host was found. There are not enough hosts available."),
     },
 )
-server = Model(
-    "Server",
-    {
-        "id": fields.String(example="2b1f6c0e-8a4d-4c2e-9f3b-7d5e1a0c9b84"),
-        "name": fields.String(example="web-1"),
-        "status": fields.String(description="BUILD, ACTIVE, SHUTOFF, ERROR, …", example="ACTIVE"),
-        "task_state": fields.String(example=None),
-        "power_state": fields.Integer(example=1),
-        "image": fields.Nested(
-            server_image,
-            allow_null=True,
-            description="null for a server booted from a volume",
-        ),
-        "flavor": fields.Nested(server_flavor),
-        "addresses": fields.Raw(
-            description="Network name → list of Address",
-            example={
-                "private": [{"addr": "10.0.0.12", "version": 4, "type": "fixed", "mac_addr": "fa:16:3e:4c:2c:30"}]
-            },
-        ),
-        "key_name": fields.String(example="my-key"),
-        "availability_zone": fields.String(example="nova"),
-        "project_id": fields.String(example="5d1e2e6b3b7c4c36a2ab0c7e5e8f7a10"),
-        "metadata": fields.Raw(description="Key → value strings", example={"role": "web"}),
-        "tags": fields.List(
-            fields.String, description="In alphabetical order (Nova keeps them as a set)", example=["prod"]
-        ),
-        "description": fields.String(example="Front-end web server"),
-        "created_at": fields.String(example="2026-11-02T09:14:03Z"),
-        "updated_at": fields.String(example="2026-11-02T09:14:09Z"),
-        "fault": fields.Nested(
-            fault,
-            allow_null=True,
-            description="Why the server is in ERROR; null otherwise",
-        ),
-    },
-)
 
 
 class StringMap(fields.Raw):
@@ -73,6 +39,60 @@ class StringMap(fields.Raw):
 
     def schema(self) -> dict:
         return {**super().schema(), "additionalProperties": {"type": "string", "maxLength": METADATA_VALUE_MAX}}
+
+
+address = Model(
+    "Address",
+    {
+        "addr": fields.String(example="10.0.0.12"),
+        "version": fields.Integer(example=4),
+        "type": fields.String(nullable=True, description="fixed or floating", example="fixed"),
+        "mac_addr": fields.String(nullable=True, example="fa:16:3e:4c:2c:30"),
+    },
+)
+
+
+server = Model(
+    "Server",
+    {
+        "id": fields.String(example="2b1f6c0e-8a4d-4c2e-9f3b-7d5e1a0c9b84"),
+        "name": fields.String(nullable=True, description=DOWN_CELL, example="web-1"),
+        "status": fields.String(
+            description="BUILD, ACTIVE, SHUTOFF, ERROR, … (UNKNOWN: its cell is down)", example="ACTIVE"
+        ),
+        "task_state": fields.String(nullable=True, example=None),
+        "power_state": fields.Integer(nullable=True, description=DOWN_CELL, example=1),
+        "image": fields.Nested(
+            server_image,
+            allow_null=True,
+            description="null for a server booted from a volume",
+        ),
+        "flavor": fields.Nested(server_flavor),
+        "addresses": MapOf(
+            address,
+            lists=True,
+            description="Network name → list of Address",
+            example={
+                "private": [{"addr": "10.0.0.12", "version": 4, "type": "fixed", "mac_addr": "fa:16:3e:4c:2c:30"}]
+            },
+        ),
+        "key_name": fields.String(nullable=True, example="my-key"),
+        "availability_zone": fields.String(nullable=True, example="nova"),
+        "project_id": fields.String(example="5d1e2e6b3b7c4c36a2ab0c7e5e8f7a10"),
+        "metadata": StringMap(description="Key → value strings", example={"role": "web"}),
+        "tags": fields.List(
+            fields.String, description="In alphabetical order (Nova keeps them as a set)", example=["prod"]
+        ),
+        "description": fields.String(nullable=True, example="Front-end web server"),
+        "created_at": fields.String(nullable=True, description=DOWN_CELL, example="2026-11-02T09:14:03Z"),
+        "updated_at": fields.String(nullable=True, description=DOWN_CELL, example="2026-11-02T09:14:09Z"),
+        "fault": fields.Nested(
+            fault,
+            allow_null=True,
+            description="Why the server is in ERROR; null otherwise",
+        ),
+    },
+)
 
 
 def _ref(kind: str, example: str) -> fields.String:
@@ -102,19 +122,42 @@ server_create = Model(
     },
     strict=True,
 )
+named = Model(
+    "NamedRef",
+    {
+        "id": fields.String(example="8c6b7d4e-0f5e-4a8e-9a55-2d1b1f0f3a21"),
+        "name": fields.String(nullable=True, description="null if it has none (Glance allows that)", example="cirros"),
+    },
+)
+plan_flavor = Model(
+    "ServerPlanFlavor",
+    {
+        "id": fields.String(example="1"),
+        "name": fields.String(example="m1.tiny"),
+        "vcpus": fields.Integer(example=1),
+        "ram": fields.Integer(description="MiB", example=512),
+        "disk": fields.Integer(description="GB", example=1),
+    },
+)
+server_plan = Model(
+    "ServerPlan",
+    {
+        "name": fields.String(example="web-1"),
+        "image": fields.Nested(named),
+        "flavor": fields.Nested(plan_flavor),
+        "network": fields.Nested(named),
+        "key_name": fields.String(nullable=True, example="my-key"),
+        "availability_zone": fields.String(nullable=True, example="nova"),
+        "description": fields.String(nullable=True, example=None),
+        "security_groups": fields.List(fields.String, nullable=True, description="As sent", example=["default"]),
+        "metadata": StringMap(nullable=True, description="As sent", example={"role": "web"}),
+    },
+)
 dry_run_model = Model(
     "ServerDryRun",
     {
         "dry_run": fields.Boolean(example=True),
-        "server": fields.Raw(
-            description="What would be created, with image, flavor and network resolved",
-            example={
-                "name": "web-1",
-                "image": {"id": "8c6b7d4e-0f5e-4a8e-9a55-2d1b1f0f3a21", "name": "cirros"},
-                "flavor": {"id": "1", "name": "m1.tiny", "vcpus": 1, "ram": 512, "disk": 1},
-                "network": {"id": "f3a8c2de-5d41-4b8a-9a0e-7e4f1c2b9d10", "name": "private"},
-            },
-        ),
+        "server": fields.Nested(server_plan, description="What would be created, image, flavor and network resolved"),
     },
 )
 
@@ -137,13 +180,16 @@ action_accepted = Model(
     {
         "id": fields.String(description="The server's id", example="2b1f6c0e-8a4d-4c2e-9f3b-7d5e1a0c9b84"),
         "action": fields.String(example="reboot"),
-        "type": fields.String(description="reboot: soft or hard; null otherwise", example="hard"),
+        "type": fields.String(nullable=True, description="reboot: soft or hard; null otherwise", example="hard"),
         "target_status": fields.String(
+            nullable=True,
             description="The status the server reaches when Nova is done (task_state null again); "
             "null for a snapshot, which leaves the status alone",
             example="ACTIVE",
         ),
-        "image_id": fields.String(description="snapshot: the new image's id; null otherwise", example=None),
+        "image_id": fields.String(
+            nullable=True, description="snapshot: the new image's id; null otherwise", example=None
+        ),
     },
 )
 
@@ -194,12 +240,22 @@ console = Model(
         ),
     },
 )
+# The 409 of an action is this or an ambiguous name's (which has none of these fields).
 invalid_state_error = error_model.inherit(
     "InvalidStateError",
     {
-        "status": fields.String(description="The server's status now", example="ACTIVE"),
-        "task_state": fields.String(description="What Nova is doing to it now, if anything", example=None),
-        "locked": fields.Boolean(description="A locked server refuses every action", example=False),
+        "status": fields.String(
+            required=False, nullable=True, description="The server's status now; null if it is gone", example="ACTIVE"
+        ),
+        "task_state": fields.String(
+            required=False, nullable=True, description="What Nova is doing to it now, if anything", example=None
+        ),
+        "locked": fields.Boolean(
+            required=False,
+            nullable=True,
+            description="A locked server refuses every action; null if Nova did not say",
+            example=False,
+        ),
     },
 )
 
@@ -210,8 +266,12 @@ def register(ns: Namespace) -> None:
         server_image,
         server_flavor,
         fault,
+        address,
         server,
         server_create,
+        named,
+        plan_flavor,
+        server_plan,
         dry_run_model,
         server_action,
         action_accepted,

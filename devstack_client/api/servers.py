@@ -7,7 +7,15 @@ from devstack_client.api import events
 from devstack_client.api.caching import check_if_match
 from devstack_client.api.common import BODY_ERRORS, READ_ERRORS, documents_errors, error_model
 from devstack_client.api.listing import lists, shows
-from devstack_client.api.query import fields_argument, moment, paged_parser, parse_query, sort_argument, whole_number
+from devstack_client.api.query import (
+    fields_argument,
+    moment,
+    paged_parser,
+    parse_query,
+    sort_argument,
+    still_accepts,
+    whole_number,
+)
 from devstack_client.api.server_models import (
     action_accepted,
     console,
@@ -65,12 +73,16 @@ create_query.add_argument(
     location="args",
     help=f"With wait: seconds to wait at most (1 to {MAX_WAIT_SECONDS}, default 120)",
 )
-create_query.add_argument("dry_run", type=inputs.boolean, default=False, location="args", help="Check, create nothing")
 create_query.add_argument(
     "Idempotency-Key",
     location="headers",
     help="Retrying a POST with the same key (and body) returns the first server instead of creating another",
 )
+# ?dry_run=true, from before POST /api/v1/server/dry-run: still accepted, no longer documented (its 200 beside the
+# create's 201 gave generated clients one type for both answers, the dry run's).
+legacy_create_query = create_query.copy()
+legacy_create_query.add_argument("dry_run", type=inputs.boolean, default=False, location="args")
+still_accepts("/api/v1/server", "POST", "dry_run")
 
 DEFAULT_LINES = 50
 console_log_query = reqparse.RequestParser(bundle_errors=True)
@@ -111,17 +123,12 @@ class ServerList(Resource):
         headers={"Location": "URL of the server", "Idempotent-Replayed": "true when an earlier request's server"},
     )
     @ns.response(202, "With ?wait=true: still BUILD when the timeout passed; poll Location", server)
-    @ns.response(200, "With ?dry_run=true: every check passed; nothing was created", dry_run_model)
     @ns.response(502, "With ?wait=true: the server went to ERROR (`build_failed`, with its fault)", error_model)
     def post(self):
         """Create a server, by image, flavor and network names or ids."""
-        query = parse_query(create_query)
+        query = parse_query(legacy_create_query)
         body = parse_body(server_create, check=_check_create)
-        launch = LaunchService(
-            get_connection(),
-            idempotency_ttl=settings().idempotency_ttl,
-            settle_seconds=settings().idempotency_settle_seconds,
-        )
+        launch = _launch()
         if query["dry_run"]:
             return {"dry_run": True, "server": launch.dry_run(body)}, 200
         with CREATES_IN_FLIGHT.track_inprogress():
@@ -135,6 +142,25 @@ class ServerList(Resource):
         if replayed:
             headers["Idempotent-Replayed"] = "true"
         return marshal(created, server), status, headers
+
+
+@ns.route("/dry-run")
+class ServerDryRun(Resource):
+    @ns.expect(server_create)
+    @documents_errors(ns, 409, *BODY_ERRORS, *READ_ERRORS)
+    @ns.response(200, "Every check passed; nothing was created", dry_run_model)
+    def post(self):
+        """Check a server create and create nothing: names resolved, flavor fits image, name free, quota."""
+        body = parse_body(server_create, check=_check_create)
+        return {"dry_run": True, "server": _launch().dry_run(body)}
+
+
+def _launch() -> LaunchService:
+    return LaunchService(
+        get_connection(),
+        idempotency_ttl=settings().idempotency_ttl,
+        settle_seconds=settings().idempotency_settle_seconds,
+    )
 
 
 def if_match(method):

@@ -372,11 +372,16 @@ def free_name(cloud):
     return cloud.nova("GET", "/servers/detail?name=%5Eweb%5C-1%24", body={"servers": []}, complete_qs=True)
 
 
-def test_dry_run_checks_everything_and_creates_nothing(client, cloud, names, free_name):
+# The dry run's own operation, and ?dry_run=true on the create, which it replaced in the spec (still accepted).
+DRY_RUNS = ["/api/v1/server/dry-run", "/api/v1/server?dry_run=true"]
+
+
+@pytest.mark.parametrize("url", DRY_RUNS)
+def test_dry_run_checks_everything_and_creates_nothing(client, cloud, names, free_name, url):
     cloud.nova("GET", "/limits", body=nova_limits())
     post = cloud.nova("POST", "/servers", status=202, body=make_create_response("x"))
 
-    response = client.post("/api/v1/server?dry_run=true", json={**BY_NAME, "key_name": "k"})
+    response = client.post(url, json={**BY_NAME, "key_name": "k"})
 
     assert response.status_code == 200
     assert response.json == {
@@ -397,13 +402,35 @@ def test_dry_run_checks_everything_and_creates_nothing(client, cloud, names, fre
     assert free_name.call_count == 1
 
 
+def test_the_dry_run_operation_takes_no_create_options(client, cloud):
+    response = client.post("/api/v1/server/dry-run?wait=true", json=BY_NAME)
+
+    assert response.status_code == 400
+    assert response.json["errors"][0]["field"] == "wait"
+    assert cloud.api_calls() == []
+
+
+def test_a_server_called_dry_run_is_still_shown_and_deleted(client, cloud):
+    # /dry-run takes POST only: the other methods of that path are still the server's of that name.
+    server = make_fake_server(name="dry-run")
+    cloud.nova("GET", "/servers/detail", body={"servers": [server]})
+    delete = cloud.nova("DELETE", f"/servers/{server['id']}", status=204)
+
+    shown, deleted = client.get("/api/v1/server/dry-run"), client.delete("/api/v1/server/dry-run")
+
+    assert shown.status_code == 200, shown.json
+    assert shown.json["id"] == server["id"]
+    assert {"name": ["^dry\\-run$"]} in [sent.qs for sent in cloud.history]  # looked up by name
+    assert deleted.status_code == 204 and delete.call_count == 1
+
+
 def test_dry_run_by_ids_looks_them_up(client, cloud, free_name):
     cloud.glance("GET", f"/images/{IMAGE_ID}", body=IMAGE_MIN_RAM_256)
     cloud.nova("GET", "/flavors/1", body={"flavor": FLAVOR})
     cloud.neutron("GET", f"/networks/{NETWORK['id']}", body={"network": NETWORK})
     cloud.nova("GET", "/limits", body=nova_limits())
 
-    response = client.post("/api/v1/server?dry_run=true", json=CREATE)
+    response = client.post("/api/v1/server/dry-run", json=CREATE)
 
     assert response.status_code == 200
     assert response.json["server"]["image"]["name"] == "cirros"

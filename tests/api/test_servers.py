@@ -1,5 +1,6 @@
 import pytest
 
+from tests import answers
 from tests.fakes import (
     CREATE,
     GLANCE,
@@ -261,7 +262,9 @@ def test_create_still_answers_201_when_reading_back_fails(client, cloud):
     cloud.nova("POST", "/servers", status=202, body=make_create_response(server_id))
     cloud.nova("GET", f"/servers/{server_id}", status=500, body=nova_error(500, "Unexpected API Error."))
 
-    response = client.post("/api/v1/server", json=CREATE)
+    # A known gap: this answer has only id, name and status; the Server schema's other fields are null in it.
+    with answers.unchecked("launch.py answers a partial server when Nova fails the read-back"):
+        response = client.post("/api/v1/server", json=CREATE)
 
     assert response.status_code == 201
     assert response.json["id"] == server_id
