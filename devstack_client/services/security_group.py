@@ -187,13 +187,13 @@ class SecurityGroupService:
     def update_security_group(
         self, ref: str, *, name: str | None = None, description: str | None = None
     ) -> dict[str, Any]:
-        group_id = self._id(ref)
         fields = {k: v for k, v in (("name", name), ("description", description)) if v is not None}
         if not fields:
             raise InvalidRequest(
                 "Nothing to change: send name or description.",
                 [{"field": "body", "message": "at least one of name, description is required"}],
             )
+        group_id = self._id(ref)
         body = call(self._api, "PUT", f"/security-groups/{group_id}", json={"security_group": fields})
         return shape_security_group(body["security_group"])
 
