@@ -95,7 +95,8 @@ NETWORK_CASES = {
     "show floating IP by address": ("GET", "/api/v1/floating-ip/172.24.4.228", None, {"neutron": 1}),
     "show floating IP by id": ("GET", f"/api/v1/floating-ip/{FIP['id']}", None, {"neutron": 1}),
     "allocate floating IP": ("POST", "/api/v1/floating-ip", None, {"neutron": 2}),
-    "release floating IP": ("DELETE", f"/api/v1/floating-ip/{FIP['id']}", None, {"neutron": 2}),
+    "release floating IP": ("DELETE", f"/api/v1/floating-ip/{FIP['id']}", None, {"neutron": 1}),
+    "release floating IP by address": ("DELETE", "/api/v1/floating-ip/172.24.4.228", None, {"neutron": 2}),
     "interfaces": ("GET", f"/api/v1/server/{SERVER_ID}/interfaces", None, {"neutron": 3}),
     "limits": ("GET", "/api/v1/limits", None, {"nova": 3, "neutron": 1}),
     "add group to server": (

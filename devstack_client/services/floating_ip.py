@@ -115,7 +115,9 @@ class FloatingIpService:
         return shape_floating_ip(created), replayed
 
     def delete_floating_ip(self, ref: str) -> None:
-        call(self._api, "DELETE", f"/floatingips/{self.find_floating_ip(ref)['id']}")
+        # An id is deleted at once (Neutron answers 404 for one it does not know); an address is looked up.
+        fip_id = ref if is_uuid(ref) else self.find_floating_ip(ref)["id"]
+        call(self._api, "DELETE", f"/floatingips/{fip_id}")
 
     def external_network(self, ref: str | None) -> str:
         """The id of the external network ``ref``, or of the only (else the default) one; 400 naming ``network``."""
