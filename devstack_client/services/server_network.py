@@ -31,7 +31,8 @@ FIELDS = ("security_group", "address", "release")
 
 def field_errors(action: str, body: dict[str, Any]) -> list[dict[str, str]]:
     """The network fields an action needs but lacks, or was given but does not take (any action)."""
-    required, allowed = ACTIONS.get(action, ((), ()))
+    # Called on any body, before its types are known good: an action that is no string has its own error.
+    required, allowed = ACTIONS.get(action, ((), ())) if isinstance(action, str) else ((), FIELDS)
     errors = [{"field": f, "message": f"{f} is required for {action}"} for f in required if f not in body]
     errors += [
         {"field": f, "message": f"{f} applies to {_takers(f)} only"} for f in FIELDS if f in body and f not in allowed

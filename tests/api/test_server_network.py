@@ -84,6 +84,9 @@ def test_a_server_by_name_is_looked_up_once(client, cloud):
 
 BAD_ACTIONS = {
     "group without a name": ({"action": "add_security_group"}, "security_group"),
+    # regression (found by the fuzzer): an action that was no string was looked up as a key (a 500)
+    "an action that is an object": ({"action": {"a": 1}, "security_group": "web"}, "action"),
+    "an action that is a list": ({"action": ["add_floating_ip"]}, "action"),
     "remove without a group": ({"action": "remove_security_group"}, "security_group"),
     "a group for start": ({"action": "start", "security_group": "web"}, "security_group"),
     "an address for reboot": ({"action": "reboot", "address": "172.24.4.1"}, "address"),
