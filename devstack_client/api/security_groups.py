@@ -105,8 +105,15 @@ class SecurityGroupList(Resource):
 
     @ns.expect(group_create, create_query)
     @documents_errors(ns, 409, *BODY_ERRORS, *READ_ERRORS)
-    @ns.response(201, "Created, with Neutron's two egress rules", group, headers=CREATED_HEADERS)
-    @ns.marshal_with(group, code=201, description="Created, with Neutron's two egress rules")
+    @ns.response(
+        201,
+        "Created, with the rules Neutron gives new groups (its default-rule templates)",
+        group,
+        headers=CREATED_HEADERS,
+    )
+    @ns.marshal_with(
+        group, code=201, description="Created, with the rules Neutron gives new groups (its default-rule templates)"
+    )
     def post(self):
         """Create a security group."""
         key = idempotency_key(parse_query(create_query)["Idempotency-Key"])

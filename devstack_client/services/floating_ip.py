@@ -179,7 +179,8 @@ class FloatingIpService:
             raise InvalidRequest(message + ".", [{"field": "address", "message": message}])
         if release:
             call(self._api, "DELETE", f"/floatingips/{fip['id']}")  # which detaches it too
-            return {**shape_floating_ip(fip), "port_id": None, "server_id": None, "fixed_address": None}
+            gone = {"port_id": None, "server_id": None, "fixed_address": None, "router_id": None, "status": "DOWN"}
+            return {**shape_floating_ip(fip), **gone}
         body = call(self._api, "PUT", f"/floatingips/{fip['id']}", json={"floatingip": {"port_id": None}})
         return shape_floating_ip(body["floatingip"])
 
