@@ -85,6 +85,9 @@ class PermissiveNeutron:
         group = self._group(rest[0])
         if group is None:
             return _missing(context, "SecurityGroupNotFound", f"Security group {rest[0]} does not exist")
+        if rest[1:] == ["tags"] and method == "PUT":
+            group["tags"] = request.json()["tags"]
+            return {"tags": group["tags"]}
         if method == "PUT":
             group.update(request.json()["security_group"])
         if method == "DELETE":
@@ -157,6 +160,9 @@ class PermissiveNeutron:
         fip = self.fips.get(fip_id)
         if fip is None:
             return _missing(context, "FloatingIPNotFound", f"Floating IP {fip_id} could not be found")
+        if rest[1:] == ["tags"] and method == "PUT":
+            fip["tags"] = request.json()["tags"]
+            return {"tags": fip["tags"]}
         if method == "DELETE":
             del self.fips[fip_id]
             self.deleted.add(fip_id)

@@ -2,8 +2,11 @@
 
 As for servers (services/launch.py), the key lives on the resource itself, so
 every worker and every gateway instance sees it: two Neutron tags, the key's
-digest and the request's, set in the create's own body (Neutron's
-``tag-creation`` extension), and looked up with Neutron's ``tags`` filter.
+digest and the request's, looked up with Neutron's ``tags`` filter. They are
+set right after the create (``PUT …/tags``): Neutron 29 lists ``tag-creation``
+but still refuses ``tags`` in the POST of a security group or floating IP
+("Attribute 'tags' not allowed in POST", measured on the test cloud). If
+tagging fails the new resource is deleted again, so none is left unkeyed.
 """
 
 from __future__ import annotations
@@ -47,15 +50,27 @@ class NeutronKeys:
         earlier = self._keyed(tag)
         if earlier:
             return self._replay(earlier[0], digest), True
-        created = call(self._api, "POST", self._path, json={self._kind: {**body, "tags": [tag, digest]}})[self._kind]
+        created = call(self._api, "POST", self._path, json={self._kind: body})[self._kind]
+        try:
+            call(self._api, "PUT", f"{self._path}/{created['id']}/tags", json={"tags": [tag, digest]})
+        except Exception:
+            self._delete(created["id"])
+            raise
+        created["tags"] = [tag, digest]
         # Two requests with one key that both found nothing: the older resource wins, the other is deleted.
         keyed = self._keyed(tag)
         winner = keyed[0] if keyed else created
         if winner["id"] != created["id"]:
             log.info("idempotency race: deleting duplicate %s %s, keeping %s", self._kind, created["id"], winner["id"])
-            call(self._api, "DELETE", f"{self._path}/{created['id']}")
+            self._delete(created["id"])
             return self._replay(winner, digest), True
         return created, False
+
+    def _delete(self, resource_id: str) -> None:
+        try:
+            call(self._api, "DELETE", f"{self._path}/{resource_id}")
+        except Exception:  # the error being answered matters more; this one goes to the log
+            log.warning("could not delete %s %s, created for an idempotency key", self._kind, resource_id)
 
     def _keyed(self, tag: str) -> list[dict[str, Any]]:
         params = {"tags": tag, **({"project_id": self._project_id} if self._project_id else {})}

@@ -170,39 +170,66 @@ def test_over_quota_is_400_quota_exceeded_with_neutrons_text(client, cloud):
     assert response.json["upstream_request_id"] == "req-upstream-1"
 
 
-def test_an_idempotency_key_creates_once_with_tags(client, cloud):
+def tags_answer(*groups):
+    """Neutron's PUT .../tags: the tags it now holds (copied onto ``groups``, as Neutron would list them)."""
+
+    def answer(request, context):
+        for group in groups:
+            group["tags"] = request.json()["tags"]
+        return {"tags": request.json()["tags"]}
+
+    return answer
+
+
+JSON = {"Content-Type": "application/json"}
+
+
+def test_an_idempotency_key_creates_once_then_tags(client, cloud):
     tag = key_tag("k-1")
     created = make_fake_security_group(name="web")
     listed = cloud.mocker.get(
         SG,
         response_list=[
-            {"json": {"security_groups": []}, "headers": {"Content-Type": "application/json"}},
-            {"json": {"security_groups": [created]}, "headers": {"Content-Type": "application/json"}},
+            {"json": {"security_groups": []}, "headers": JSON},
+            {"json": {"security_groups": [created]}, "headers": JSON},
         ],
     )
     cloud.neutron("POST", "/security-groups", status=201, body={"security_group": created})
+    tagged = cloud.mocker.put(f"{SG}/{created['id']}/tags", json=tags_answer(created), headers=JSON)
 
     response = client.post("/api/v1/security-group", json={"name": "web"}, headers={"Idempotency-Key": "k-1"})
 
     assert response.status_code == 201 and "Idempotent-Replayed" not in response.headers
     assert listed.call_count == 2
-    assert cloud.history[-2].method == "POST"
-    sent = cloud.history[-2].json()["security_group"]
-    assert sent["name"] == "web" and sent["tags"][0] == tag and sent["tags"][1].startswith("req-")
+    # Neutron 29 refuses tags in the POST: set right after it.
+    assert changes(cloud) == [f"POST {SG}", f"PUT {SG}/{created['id']}/tags"]
+    assert cloud.history[-3].json() == {"security_group": {"name": "web"}}
+    sent = tagged.last_request.json()["tags"]
+    assert sent[0] == tag and sent[1].startswith("req-") and len(sent) == 2
     assert listed.last_request.qs == {"tags": [tag], "project_id": [PROJECT_ID.lower()]}
+
+
+def test_a_failed_tagging_deletes_the_new_group(client, cloud):
+    created = make_fake_security_group(name="web")
+    cloud.neutron("GET", "/security-groups", body={"security_groups": []})
+    cloud.neutron("POST", "/security-groups", status=201, body={"security_group": created})
+    cloud.neutron(
+        "PUT", f"/security-groups/{created['id']}/tags", status=500, body=neutron_error("HTTPInternalServerError", "x")
+    )
+    deleted = cloud.neutron("DELETE", f"/security-groups/{created['id']}", status=204)
+
+    response = client.post("/api/v1/security-group", json={"name": "web"}, headers={"Idempotency-Key": "k-9"})
+
+    assert (response.status_code, response.json["code"]) == (502, "upstream_error")
+    assert deleted.call_count == 1
 
 
 def test_the_same_key_and_body_replay_the_first_group(client, cloud):
     first = {"name": "web"}
+    created = make_fake_security_group(name="web")
     cloud.neutron("GET", "/security-groups", body={"security_groups": []})
-    created = {}
-
-    def remember(request, context):
-        created.update(make_fake_security_group(name="web", tags=request.json()["security_group"]["tags"]))
-        context.status_code = 201
-        return {"security_group": created}
-
-    cloud.mocker.post(SG, json=remember, headers={"Content-Type": "application/json"})
+    cloud.neutron("POST", "/security-groups", status=201, body={"security_group": created})
+    cloud.mocker.put(f"{SG}/{created['id']}/tags", json=tags_answer(created), headers=JSON)
     client.post("/api/v1/security-group", json=first, headers={"Idempotency-Key": "k-2"})
     cloud.neutron("GET", "/security-groups", body={"security_groups": [created]})
 
@@ -212,25 +239,20 @@ def test_the_same_key_and_body_replay_the_first_group(client, cloud):
     assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
     assert again.json["id"] == created["id"]
     assert (other.status_code, other.json["code"], other.json["id"]) == (409, "idempotency_key_reused", created["id"])
-    assert [c.split()[0] for c in changes(cloud)] == ["POST"]
+    assert [c.split()[0] for c in changes(cloud)] == ["POST", "PUT"]
 
 
 def test_a_race_keeps_the_older_group_and_deletes_ours(client, cloud):
+    # A twin request with the same key and body created `older` meanwhile: both carry the same tags.
     older = make_fake_security_group(name="web", created_at="2026-11-30T11:00:00Z")
     ours = make_fake_security_group(name="web", created_at="2026-11-30T11:00:01Z")
-
-    def create(request, context):
-        # A twin request with the same key and body created `older` meanwhile.
-        older["tags"] = ours["tags"] = request.json()["security_group"]["tags"]
-        context.status_code = 201
-        return {"security_group": ours}
-
-    cloud.mocker.post(SG, json=create, headers={"Content-Type": "application/json"})
+    cloud.neutron("POST", "/security-groups", status=201, body={"security_group": ours})
+    cloud.mocker.put(f"{SG}/{ours['id']}/tags", json=tags_answer(ours, older), headers=JSON)
     cloud.mocker.get(
         SG,
         response_list=[
-            {"json": {"security_groups": []}, "headers": {"Content-Type": "application/json"}},
-            {"json": lambda *_: {"security_groups": [ours, older]}, "headers": {"Content-Type": "application/json"}},
+            {"json": {"security_groups": []}, "headers": JSON},
+            {"json": lambda *_: {"security_groups": [ours, older]}, "headers": JSON},
         ],
     )
     cloud.neutron("DELETE", f"/security-groups/{ours['id']}", status=204)
@@ -239,7 +261,7 @@ def test_a_race_keeps_the_older_group_and_deletes_ours(client, cloud):
 
     assert response.status_code == 201 and response.headers["Idempotent-Replayed"] == "true"
     assert response.json["id"] == older["id"]
-    assert changes(cloud) == [f"POST {SG}", f"DELETE {SG}/{ours['id']}"]
+    assert changes(cloud) == [f"POST {SG}", f"PUT {SG}/{ours['id']}/tags", f"DELETE {SG}/{ours['id']}"]
 
 
 def test_patch_renames(client, cloud):

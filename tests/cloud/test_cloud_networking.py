@@ -279,3 +279,27 @@ def test_hostile_names_and_refs_never_make_neutron_fail(gateway: Gateway, made, 
         json={"direction": "ingress", "remote_cidr": HOSTILE_NAMES[case]},
     )
     assert bad_cidr.status_code in (400, 404), bad_cidr.text
+
+
+def test_an_idempotency_key_creates_one_group_and_one_floating_ip(gateway: Gateway, made):
+    key = {"Idempotency-Key": f"{PREFIX}{RUN}-key"}
+    first = gateway.post("/api/v1/security-group", json={"name": group_name("idem")}, headers=key)
+    assert first.status_code == 201, first.text
+    made.groups.append((gateway, first.json()["id"]))
+    again = gateway.post("/api/v1/security-group", json={"name": group_name("idem")}, headers=key)
+    assert (again.status_code, again.headers.get("Idempotent-Replayed"), again.json()["id"]) == (
+        201,
+        "true",
+        first.json()["id"],
+    )
+    other = gateway.post("/api/v1/security-group", json={"name": group_name("idem-2")}, headers=key)
+    assert (other.status_code, other.json()["code"]) == (409, "idempotency_key_reused"), other.text
+    named = gateway.get("/api/v1/security-group", params={"name": group_name("idem")}).json()["security_groups"]
+    assert [g["id"] for g in named] == [first.json()["id"]]
+
+    fip_key = {"Idempotency-Key": f"{PREFIX}{RUN}-fip-key"}
+    fip = gateway.post("/api/v1/floating-ip", json={}, headers=fip_key)
+    assert fip.status_code == 201, fip.text
+    made.floating_ip(gateway, fip.json()["id"])
+    replay = gateway.post("/api/v1/floating-ip", json={}, headers=fip_key)
+    assert (replay.headers.get("Idempotent-Replayed"), replay.json()["id"]) == ("true", fip.json()["id"])
