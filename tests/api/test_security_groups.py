@@ -3,8 +3,9 @@
 import pytest
 
 from devstack_client.services.launch import key_tag
-from tests.fakes import NEUTRON, PROJECT_ID, SERVER_ID, neutron_error
-from tests.neutron_fakes import make_fake_port, make_fake_rule, make_fake_security_group
+from tests.api.test_user_tokens import ALICE, ALICE_PROJECT, BOB, BOB_PROJECT, gateway
+from tests.fakes import NEUTRON, PROJECT_ID, SERVER_ID, make_fake_limits, neutron_error
+from tests.neutron_fakes import make_fake_neutron_quota, make_fake_port, make_fake_rule, make_fake_security_group
 
 SG = f"{NEUTRON}/v2.0/security-groups"
 RULES = f"{NEUTRON}/v2.0/security-group-rules"
@@ -498,3 +499,30 @@ def test_a_rule_id_that_is_no_uuid_is_404_without_a_call(client, cloud):
 
     assert response.status_code == 404
     assert changes(cloud) == []
+
+
+# -- per-user tokens ---------------------------------------------------------------------------
+
+
+def test_each_users_token_lists_and_counts_only_that_users_project(cloud):
+    cloud.keystone_refuses_tokens()
+    cloud.user_token(ALICE, "alice", ALICE_PROJECT)
+    cloud.user_token(BOB, "bob", BOB_PROJECT)
+    listed = cloud.neutron("GET", "/security-groups", body={"security_groups": []})
+    cloud.nova("GET", "/limits", body=make_fake_limits())
+    cloud.nova("GET", "/os-keypairs", body={"keypairs": []})
+    cloud.nova("GET", "/flavors/detail", body={"flavors": []})
+    quotas = {
+        project: cloud.neutron("GET", f"/quotas/{project}/details", body=make_fake_neutron_quota())
+        for project in (ALICE_PROJECT, BOB_PROJECT)
+    }
+    client = gateway().test_client()
+
+    for token, project in ((ALICE, ALICE_PROJECT), (BOB, BOB_PROJECT)):
+        assert client.get("/api/v1/security-group", headers={"X-Auth-Token": token}).status_code == 200
+        sent = listed.last_request
+        assert (sent.headers["X-Auth-Token"], sent.qs["project_id"]) == (token, [project])
+        assert client.get("/api/v1/limits", headers={"X-Auth-Token": token}).status_code == 200
+        assert quotas[project].last_request.headers["X-Auth-Token"] == token
+
+    assert [q.call_count for q in quotas.values()] == [1, 1]
