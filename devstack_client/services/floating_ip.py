@@ -68,8 +68,13 @@ class FloatingIpService:
     def __init__(self, conn: connection.Connection) -> None:
         self._api = service(conn, "network")
         self._networks = NetworkService(conn)
-        self._project_id = conn.current_project_id
-        self._keys = NeutronKeys(self._api, "/floatingips", "floatingip", self._project_id)
+        self._conn = conn
+        self._keys = NeutronKeys(self._api, "/floatingips", "floatingip", lambda: self._project_id)
+
+    @property
+    def _project_id(self) -> str | None:
+        # Read when first needed, from the token: a body refused before any call needs no token.
+        return self._conn.current_project_id
 
     def list_floating_ips(
         self,

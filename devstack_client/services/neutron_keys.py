@@ -12,6 +12,7 @@ tagging fails the new resource is deleted again, so none is left unkeyed.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from openstack import proxy
@@ -36,7 +37,7 @@ def _age(item: dict[str, Any]) -> tuple[str, str]:
 class NeutronKeys:
     """Create ``kind`` at ``path`` at most once per idempotency key."""
 
-    def __init__(self, api: proxy.Proxy, path: str, kind: str, project_id: str | None) -> None:
+    def __init__(self, api: proxy.Proxy, path: str, kind: str, project_id: Callable[[], str | None]) -> None:
         self._api = api
         self._path = path
         self._kind = kind  # Neutron's singular key: "security_group", "floatingip"
@@ -73,7 +74,8 @@ class NeutronKeys:
             log.warning("could not delete %s %s, created for an idempotency key", self._kind, resource_id)
 
     def _keyed(self, tag: str) -> list[dict[str, Any]]:
-        params = {"tags": tag, **({"project_id": self._project_id} if self._project_id else {})}
+        project_id = self._project_id()
+        params = {"tags": tag, **({"project_id": project_id} if project_id else {})}
         return sorted(call(self._api, "GET", self._path, params=params)[f"{self._kind}s"], key=_age)
 
     def _replay(self, earlier: dict[str, Any], digest: str) -> dict[str, Any]:

@@ -149,8 +149,13 @@ def _icmp_errors(low: int | None, high: int | None, single: bool) -> list[tuple[
 class SecurityGroupService:
     def __init__(self, conn: connection.Connection) -> None:
         self._api = service(conn, "network")
-        self._project_id = conn.current_project_id
-        self._keys = NeutronKeys(self._api, "/security-groups", "security_group", self._project_id)
+        self._conn = conn
+        self._keys = NeutronKeys(self._api, "/security-groups", "security_group", lambda: self._project_id)
+
+    @property
+    def _project_id(self) -> str | None:
+        # Read when first needed, from the token: a body refused before any call needs no token.
+        return self._conn.current_project_id
 
     # -- groups ------------------------------------------------------------------
 
