@@ -74,12 +74,13 @@ class QuotaExceeded(GatewayError):
 
 
 class IdempotencyConflict(GatewayError):
-    def __init__(self, server_id: str) -> None:
+    def __init__(self, server_id: str, *, kind: str = "server") -> None:
         super().__init__(
-            f"This Idempotency-Key was used for a different request (server {server_id}); "
+            f"This Idempotency-Key was used for a different request ({kind} {server_id}); "
             "use a new key for a new request."
         )
-        self.server_id = server_id
+        self.server_id = server_id  # the resource's id (a server's, for servers)
+        self.kind = kind
 
 
 class CreateUnconfirmed(GatewayError):
@@ -197,4 +198,26 @@ class CursorUnreadable(GatewayError):
             "Nova failed to list the server changes since this event id: list the servers again "
             "(or open the stream with ?initial=true)."
         )
+        self.upstream_request_id = upstream_request_id
+
+
+class InUse(GatewayError):
+    """OpenStack refused to delete something still in use (Neutron's 409): by these servers and ports."""
+
+    def __init__(
+        self,
+        kind: str,
+        ref: str,
+        details: str,
+        *,
+        servers: list[str],
+        ports: list[str],
+        upstream_status: int | None = None,
+        upstream_request_id: str | None = None,
+    ) -> None:
+        users = f"servers {', '.join(servers)}" if servers else f"ports {', '.join(ports)}" if ports else "something"
+        super().__init__(f"The {kind} {ref} is in use by {users}: {details}".rstrip(": "))
+        self.servers = servers
+        self.ports = ports
+        self.upstream_status = upstream_status
         self.upstream_request_id = upstream_request_id

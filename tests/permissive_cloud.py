@@ -43,6 +43,7 @@ from tests.fakes import (
     neutron_error,
     nova_error,
 )
+from tests.permissive_neutron import PermissiveNeutron
 
 FLAVORS = [make_fake_flavor("1", "m1.tiny"), make_fake_flavor("2", "m1.small", ram=2048, disk=20)]
 
@@ -125,6 +126,7 @@ class PermissiveCloud:
         self.keypairs: dict[str, dict[str, Any]] = {"my-key": make_fake_keypair("my-key", view="show")}
         self.deleted_keypairs: set[str] = set()
         self.images = {IMAGE["id"]: IMAGE}
+        self.neutron = PermissiveNeutron(self)  # security groups, floating IPs, ports, quotas
         # /readyz validates the gateway's own token with Keystone
         cloud.mocker.get(f"{KEYSTONE}/auth/tokens", json=cloud.make_token(), headers={"X-Subject-Token": TOKEN})
         for service, root in (("nova", NOVA), ("glance", f"{GLANCE}/v2"), ("neutron", f"{NEUTRON}/v2.0")):
@@ -352,6 +354,12 @@ class PermissiveCloud:
     def _neutron(self, request: Any, context: Any) -> Any:
         parts, query = self._route(request, f"{NEUTRON}/v2.0")
         context.headers["Content-Type"] = "application/json"
+        if parts[0] != "networks":
+            return self.neutron.answer(parts, query, request, context)
+        if parts == ["networks"] and "router:external" in query:
+            return {"networks": self.neutron.external()}
+        if parts == ["networks"] and "id" in query:
+            return {"networks": [n for n in (NETWORK, *self.neutron.external()) if n["id"] in query["id"]]}
         if parts == ["networks"]:
             networks = [NETWORK]
             if "name" in query:

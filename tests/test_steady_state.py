@@ -1,16 +1,30 @@
 """After the warm-up, each API call costs exactly the upstream calls it needs."""
 
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+
+import pytest
 
 from tests.fakes import (
     GLANCE,
     KEYSTONE,
     NEUTRON,
     NOVA,
+    PROJECT_ID,
+    SERVER_ID,
     make_fake_flavor,
     make_fake_image,
+    make_fake_limits,
     make_fake_network,
     make_fake_server,
+)
+from tests.neutron_fakes import (
+    PUBLIC_ID,
+    make_fake_floating_ip,
+    make_fake_neutron_quota,
+    make_fake_port,
+    make_fake_rule,
+    make_fake_security_group,
 )
 
 
@@ -60,3 +74,89 @@ def test_concurrent_first_calls_share_one_token_and_one_discovery(app, cloud):
     assert statuses == [200] * 64
     assert cloud.token_request.call_count == 1
     assert cloud.sent(host="nova.test").count(f"GET {NOVA}") == 1
+
+
+# Security groups, floating IPs and a server's ports: (method, path, body) -> upstream calls per service once warm.
+# The README's "Upstream calls" column says the same.
+GROUP = make_fake_security_group(name="web")
+PORT = make_fake_port(groups=[GROUP["id"]])
+FIP = make_fake_floating_ip(port=PORT)
+PUBLIC = make_fake_network(PUBLIC_ID, "public", **{"router:external": True})
+NETWORK_CASES = {
+    "list groups": ("GET", "/api/v1/security-group", None, {"neutron": 1}),
+    "show group by id": ("GET", f"/api/v1/security-group/{GROUP['id']}", None, {"neutron": 1}),
+    "show group by name": ("GET", "/api/v1/security-group/web", None, {"neutron": 1}),
+    "create group": ("POST", "/api/v1/security-group", {"name": "web"}, {"neutron": 1}),
+    "edit group": ("PATCH", f"/api/v1/security-group/{GROUP['id']}", {"name": "web"}, {"neutron": 1}),
+    "delete group": ("DELETE", f"/api/v1/security-group/{GROUP['id']}", None, {"neutron": 1}),
+    "add rule": ("POST", f"/api/v1/security-group/{GROUP['id']}/rule", {"direction": "ingress"}, {"neutron": 1}),
+    "list floating IPs": ("GET", "/api/v1/floating-ip", None, {"neutron": 1}),
+    "list a server's floating IPs": ("GET", f"/api/v1/floating-ip?server={SERVER_ID}", None, {"neutron": 2}),
+    "show floating IP by address": ("GET", "/api/v1/floating-ip/172.24.4.228", None, {"neutron": 1}),
+    "show floating IP by id": ("GET", f"/api/v1/floating-ip/{FIP['id']}", None, {"neutron": 1}),
+    "allocate floating IP": ("POST", "/api/v1/floating-ip", None, {"neutron": 2}),
+    "release floating IP": ("DELETE", f"/api/v1/floating-ip/{FIP['id']}", None, {"neutron": 1}),
+    "release floating IP by address": ("DELETE", "/api/v1/floating-ip/172.24.4.228", None, {"neutron": 2}),
+    "interfaces": ("GET", f"/api/v1/server/{SERVER_ID}/interfaces", None, {"neutron": 3}),
+    "limits": ("GET", "/api/v1/limits", None, {"nova": 3, "neutron": 1}),
+    "add group to server": (
+        "POST",
+        f"/api/v1/server/{SERVER_ID}/action",
+        {"action": "add_security_group", "security_group": GROUP["id"]},
+        {"neutron": 1, "nova": 1},
+    ),
+    "allocate and attach": (
+        "POST",
+        f"/api/v1/server/{SERVER_ID}/action",
+        {"action": "add_floating_ip"},
+        {"neutron": 4},
+    ),
+    "attach an address": (
+        "POST",
+        f"/api/v1/server/{SERVER_ID}/action",
+        {"action": "add_floating_ip", "address": "172.24.4.228"},
+        {"neutron": 3},
+    ),
+    "detach": (
+        "POST",
+        f"/api/v1/server/{SERVER_ID}/action",
+        {"action": "remove_floating_ip", "address": "172.24.4.228"},
+        {"neutron": 3},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", NETWORK_CASES)
+def test_network_calls_cost_what_the_readme_says(client, cloud, case):
+    method, path, body, expected = NETWORK_CASES[case]
+    cloud.nova("GET", "/flavors/detail", body={"flavors": [make_fake_flavor()]})
+    cloud.nova("GET", "/limits", body=make_fake_limits())
+    cloud.nova("GET", "/os-keypairs", body={"keypairs": []})
+    cloud.nova("POST", f"/servers/{SERVER_ID}/action", status=202)
+    cloud.neutron("GET", f"/quotas/{PROJECT_ID}/details", body=make_fake_neutron_quota())
+    cloud.neutron("GET", "/security-groups", body={"security_groups": [GROUP]})
+    cloud.neutron("GET", f"/security-groups/{GROUP['id']}", body={"security_group": GROUP})
+    cloud.neutron("POST", "/security-groups", status=201, body={"security_group": GROUP})
+    cloud.neutron("PUT", f"/security-groups/{GROUP['id']}", body={"security_group": GROUP})
+    cloud.neutron("DELETE", f"/security-groups/{GROUP['id']}", status=204)
+    rule = make_fake_rule(GROUP["id"])
+    cloud.neutron("POST", "/security-group-rules", status=201, body={"security_group_rule": rule})
+    cloud.neutron("GET", "/floatingips", body={"floatingips": [FIP]})
+    cloud.neutron("GET", f"/floatingips/{FIP['id']}", body={"floatingip": FIP})
+    cloud.neutron("POST", "/floatingips", status=201, body={"floatingip": FIP})
+    cloud.neutron("PUT", f"/floatingips/{FIP['id']}", body={"floatingip": FIP})
+    cloud.neutron("DELETE", f"/floatingips/{FIP['id']}", status=204)
+    cloud.neutron("GET", "/ports", body={"ports": [PORT]})
+    cloud.neutron("GET", "/networks", body={"networks": [PUBLIC]})
+    assert client.get("/api/v1/flavor").status_code == 200  # the warm-up
+    warm = len(cloud.history)
+
+    for _ in range(3):
+        response = client.open(path, method=method, json=body)
+        assert response.status_code < 300, response.get_json()
+
+    after = cloud.history[warm:]
+    counted = Counter(r.hostname.split(".")[0] for r in after)
+    assert counted == Counter({service: 3 * n for service, n in expected.items()}), [
+        f"{r.method} {r.url}" for r in after
+    ]

@@ -32,6 +32,7 @@ from devstack_client.errors import (
     DiscoveryFailed,
     ForbiddenRole,
     IdempotencyConflict,
+    InUse,
     InvalidRequest,
     InvalidState,
     InvalidToken,
@@ -114,7 +115,7 @@ def rule(
     return lambda exc: ApiError(status, code, exc.message, extra(exc) if extra else {}, dict(headers or {}))
 
 
-def _upstream(exc: InvalidState | ConsoleUnavailable) -> dict[str, Any]:
+def _upstream(exc: InvalidState | ConsoleUnavailable | InUse) -> dict[str, Any]:
     return {"upstream_status": exc.upstream_status, "upstream_request_id": exc.upstream_request_id}
 
 
@@ -149,7 +150,8 @@ def _from_openstack(exc: os_exc.HttpException) -> ApiError:
         return error
     if status == 401:
         return _authentication_failed(status, exc.request_id)
-    if status in (403, 413) and any(marker in details for marker in QUOTA_MARKERS):
+    # Nova says 403 (413 before 2.1), Neutron 409 OverQuota: "Quota exceeded for resources: ['floatingip']."
+    if status in (403, 409, 413) and any(marker in details for marker in QUOTA_MARKERS):
         error = ApiError(400, "quota_exceeded", details)
     else:
         error = _from_status(status, details, exc.request_id)
@@ -227,6 +229,11 @@ def _create_unconfirmed(exc: CreateUnconfirmed) -> ApiError:
     return ApiError(status, code, exc.message, {"server_name": exc.name, "idempotency_key": exc.idempotency_key})
 
 
+def _reused(exc: IdempotencyConflict) -> dict[str, Any]:
+    # A server's key names its server_id (as it always has); a network resource's, its id.
+    return {"server_id": exc.server_id} if exc.kind == "server" else {"id": exc.server_id}
+
+
 def _invalid_state(exc: InvalidState) -> dict[str, Any]:
     return {"status": exc.status, "task_state": exc.task_state, "locked": exc.locked, **_upstream(exc)}
 
@@ -244,7 +251,8 @@ ANSWERS: dict[type[Exception], Callable[[Any], ApiError]] = {
     UnsupportedMediaType: rule(415, "unsupported_media_type", lambda exc: {"accepted": exc.accepted}),
     QuotaExceeded: rule(400, "quota_exceeded"),
     NameInUse: rule(409, "name_in_use", lambda exc: {"candidates": exc.servers}),
-    IdempotencyConflict: rule(409, "idempotency_key_reused", lambda exc: {"server_id": exc.server_id}),
+    IdempotencyConflict: rule(409, "idempotency_key_reused", _reused),
+    InUse: rule(409, "in_use", lambda exc: {"servers": exc.servers, "ports": exc.ports, **_upstream(exc)}),
     CreateUnconfirmed: _create_unconfirmed,
     BuildFailed: rule(502, "build_failed", lambda exc: {"server": exc.server}),
     Misconfigured: rule(503, "misconfigured"),

@@ -36,6 +36,12 @@ limits = ns.model(
         "server_groups": _limit("Server groups (unit: server groups)"),
         "server_group_members": _limit("Servers in one server group; used is null"),
         "server_metadata_items": _limit("Metadata items on one server; used is null"),
+        # Neutron's (reserved counted as used)
+        "floating_ips": _limit("Floating IPs (Neutron)"),
+        "security_groups": _limit("Security groups (Neutron)"),
+        "security_group_rules": _limit("Security group rules, of all groups (Neutron)"),
+        "ports": _limit("Ports (Neutron)"),
+        "networks": _limit("Networks (Neutron)"),
     },
 )
 headroom = ns.model(

@@ -173,3 +173,22 @@ def select_fields(value: str | None, model: Any) -> list[str] | None:
         message = f"fields: unknown {', '.join(unknown)} (known: {', '.join(model)})"
         raise InvalidRequest(f"Invalid query: {message}.", [{"field": "fields", "message": message}])
     return [name for name in model if name in wanted or name == "id"]
+
+
+IDEMPOTENCY_KEY_MAX = 255  # ours: OpenStack sees only its digest (services/launch.py key_tag)
+
+
+def idempotency_key_argument(parser: reqparse.RequestParser, what: str) -> None:
+    parser.add_argument(
+        "Idempotency-Key",
+        location="headers",
+        help=f"Retrying a POST with the same key (and body) returns the first {what} instead of creating another",
+    )
+
+
+def idempotency_key(value: str | None) -> str | None:
+    """An ``Idempotency-Key`` header's value, checked (None: not sent)."""
+    if value is not None and not 1 <= len(value) <= IDEMPOTENCY_KEY_MAX:
+        message = f"Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_MAX} characters"
+        raise InvalidRequest(message + ".", [{"field": "Idempotency-Key", "message": message}])
+    return value

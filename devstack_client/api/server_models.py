@@ -3,7 +3,7 @@
 from flask_restx import Model, Namespace, fields
 
 from devstack_client.api.common import MapOf, error_model
-from devstack_client.services import server_actions
+from devstack_client.services import server_actions, server_network
 from devstack_client.services.rules import MAX_TAGS, METADATA_VALUE_MAX, NAME_MAX, TAG_MAX, TAG_PATTERN
 
 server_image = Model(
@@ -32,6 +32,7 @@ fault = Model(
         "message": fields.String(example="No valid host was found. There are not enough hosts available."),
     },
 )
+server_security_group = Model("ServerSecurityGroup", {"name": fields.String(example="default")})
 
 
 class StringMap(fields.Raw):
@@ -90,6 +91,11 @@ server = Model(
             fault,
             allow_null=True,
             description="Why the server is in ERROR; null otherwise",
+        ),
+        "security_groups": fields.List(
+            fields.Nested(server_security_group),
+            description="Its ports' security groups, by name (as Nova lists them); "
+            "GET /api/v1/server/{ref}/interfaces has their ids",
         ),
     },
 )
@@ -165,15 +171,34 @@ dry_run_model = Model(
 server_action = Model(
     "ServerAction",
     {
-        "action": fields.String(required=True, enum=list(server_actions.ACTIONS), example="reboot"),
+        "action": fields.String(
+            required=True, enum=[*server_actions.ACTIONS, *server_network.ACTIONS], example="reboot"
+        ),
         "type": fields.String(
             enum=list(server_actions.REBOOT_TYPES), description="reboot only; default soft", example="hard"
         ),
         "name": fields.String(
             min_length=1, max_length=NAME_MAX, description="snapshot only, required: the image's name"
         ),
+        "security_group": fields.String(
+            min_length=1, description="add/remove_security_group only, required: the group's id or name"
+        ),
+        "address": fields.String(
+            min_length=1,
+            max_length=45,
+            description="add_floating_ip: attach this floating IP (default: allocate one); "
+            "remove_floating_ip, required: the floating IP to detach",
+            example="172.24.4.228",
+        ),
+        "release": fields.Boolean(
+            description="remove_floating_ip only: also release the address (default false)", example=False
+        ),
     },
     strict=True,
+)
+server_action_group = Model(
+    "ServerActionSecurityGroup",
+    {"id": fields.String(example="85cc3048-abc3-43cc-89b3-377341426ac5"), "name": fields.String(example="web")},
 )
 action_accepted = Model(
     "ServerActionAccepted",
@@ -189,6 +214,15 @@ action_accepted = Model(
         ),
         "image_id": fields.String(
             nullable=True, description="snapshot: the new image's id; null otherwise", example=None
+        ),
+        "security_group": fields.Nested(
+            server_action_group, allow_null=True, description="add/remove_security_group: the group; null otherwise"
+        ),
+        "floating_ip": fields.Raw(
+            nullable=True,
+            description="add/remove_floating_ip: the floating IP as GET /api/v1/floating-ip/{ref} shows it, "
+            "after the change; null otherwise",
+            example=None,
         ),
     },
 )
@@ -240,6 +274,35 @@ console = Model(
         ),
     },
 )
+interface_network = Model(
+    "InterfaceNetwork",
+    {
+        "id": fields.String(example="f3a8c2de-5d41-4b8a-9a0e-7e4f1c2b9d10"),
+        "name": fields.String(
+            nullable=True, description="null if the network is not visible to you", example="private"
+        ),
+    },
+)
+interface_fixed_ip = Model(
+    "InterfaceFixedIp",
+    {
+        "address": fields.String(example="10.0.0.12"),
+        "subnet_id": fields.String(example="0b7e3c2a-9a7d-4f0e-8d7b-3a1c5e6f7a8b"),
+    },
+)
+server_interface = Model(
+    "ServerInterface",
+    {
+        "id": fields.String(description="The port's id", example="ce705c24-c1ef-408a-bda3-7bbd946164ab"),
+        "network": fields.Nested(interface_network),
+        "mac_address": fields.String(example="fa:16:3e:4c:2c:30"),
+        "fixed_ips": fields.List(fields.Nested(interface_fixed_ip)),
+        "status": fields.String(description="ACTIVE, DOWN or BUILD", example="ACTIVE"),
+        "security_groups": fields.List(fields.Nested(server_action_group)),
+        "is_port_security_enabled": fields.Boolean(example=True),
+    },
+)
+server_interfaces = Model("ServerInterfaces", {"interfaces": fields.List(fields.Nested(server_interface))})
 # The 409 of an action is this or an ambiguous name's (which has none of these fields).
 invalid_state_error = error_model.inherit(
     "InvalidStateError",
@@ -267,6 +330,7 @@ def register(ns: Namespace) -> None:
         server_flavor,
         fault,
         address,
+        server_security_group,
         server,
         server_create,
         named,
@@ -274,10 +338,15 @@ def register(ns: Namespace) -> None:
         server_plan,
         dry_run_model,
         server_action,
+        server_action_group,
         action_accepted,
         server_update,
         console_log,
         console,
+        interface_network,
+        interface_fixed_ip,
+        server_interface,
+        server_interfaces,
         invalid_state_error,
     ):
         ns.add_model(model.name, model)

@@ -16,6 +16,7 @@ from devstack_client.api.query import (
     still_accepts,
     whole_number,
 )
+from devstack_client.api.query import idempotency_key as _idempotency_key
 from devstack_client.api.server_models import (
     action_accepted,
     console,
@@ -25,19 +26,20 @@ from devstack_client.api.server_models import (
     server,
     server_action,
     server_create,
+    server_interfaces,
     server_update,
 )
 from devstack_client.api.server_models import register as register_models
 from devstack_client.api.validation import parse_body
 from devstack_client.appctx import get_connection, settings
 from devstack_client.config import MAX_WAIT_SECONDS
-from devstack_client.errors import InvalidRequest
 from devstack_client.metrics import CREATES_IN_FLIGHT
-from devstack_client.services import ComputeService
+from devstack_client.services import ComputeService, server_network
 from devstack_client.services.compute import SERVERS
 from devstack_client.services.launch import LaunchService
 from devstack_client.services.rules import CONSOLE_LOG_MAX_LINES
 from devstack_client.services.server_actions import ServerActionService, text_errors
+from devstack_client.services.server_network import ServerNetworkService
 
 ns = Namespace("server", description="Nova servers (virtual machines)")
 register_models(ns)
@@ -90,7 +92,6 @@ console_log_query.add_argument(
     "lines", type=whole_number("lines", 1, CONSOLE_LOG_MAX_LINES), default=DEFAULT_LINES, location="args"
 )
 
-IDEMPOTENCY_KEY_MAX = 255  # ours: Nova sees only its digest (services/launch.py key_tag)
 INVALID_STATE = "Not possible in the server's current state (`invalid_state`, with `status`, `task_state`, `locked`)"
 CONSOLE_UNAVAILABLE = "This cloud or this server offers no such console (`console_unavailable`)"
 
@@ -196,13 +197,6 @@ def _check_create(body: dict) -> list[dict[str, str]]:
     return errors + [{"field": field, "message": message} for field, message in texts]
 
 
-def _idempotency_key(value: str | None) -> str | None:
-    if value is not None and not 1 <= len(value) <= IDEMPOTENCY_KEY_MAX:
-        message = f"Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_MAX} characters"
-        raise InvalidRequest(message + ".", [{"field": "Idempotency-Key", "message": message}])
-    return value
-
-
 @ns.route("/events")
 class ServerEvents(Resource):
     @ns.expect(events_query)
@@ -262,9 +256,13 @@ class ServerAction(Resource):
     @ns.header("Location", "Where to poll: the server, or for a snapshot the new image")
     @ns.marshal_with(action_accepted, code=202, description="Accepted; poll the server until it has target_status")
     def post(self, ref):
-        """Start, stop, reboot, pause, unpause, suspend, resume or snapshot a server."""
-        body = parse_body(server_action)
+        """Start, stop, reboot, pause, unpause, suspend, resume or snapshot a server, or change its network access."""
+        body = parse_body(server_action, check=lambda body: server_network.field_errors(body.get("action"), body))
         ref = _unless_changed(ref)
+        if body["action"] in server_network.ACTIONS:
+            fields = {name: body[name] for name in server_network.FIELDS if name in body}
+            accepted = ServerNetworkService(get_connection()).act(ref, action=body["action"], **fields)
+            return {**accepted, "image_id": None}, 202, {"Location": url_for("server_server", ref=accepted["id"])}
         accepted = ServerActionService(get_connection()).act(
             ref, action=body["action"], reboot_type=body.get("type"), name=body.get("name")
         )
@@ -308,3 +306,12 @@ class ServerConsole(Resource):
     def get(self, ref):
         """Get a URL to a server's console."""
         return ServerActionService(get_connection()).get_console(ref)
+
+
+@ns.route("/<string:ref>/interfaces")
+@ns.param("ref", "Server id or exact name")
+class ServerInterfaces(Resource):
+    @shows(ns, server_interfaces, "The server's ports")
+    def get(self, ref):
+        """List a server's ports: addresses, MAC, network, status and security groups (with ids)."""
+        return {"interfaces": ServerNetworkService(get_connection()).list_interfaces(ref)}

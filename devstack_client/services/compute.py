@@ -77,6 +77,10 @@ def shape_server(server: dict[str, Any]) -> dict[str, Any]:
         "created_at": server.get("created"),
         "updated_at": server.get("updated"),
         "fault": {"code": fault.get("code"), "message": fault.get("message")} if fault else None,
+        # Nova lists a group once per port: once here. Names only (Nova's): GET .../interfaces has the ids.
+        "security_groups": [
+            {"name": name} for name in dict.fromkeys(g.get("name") for g in server.get("security_groups") or [])
+        ],
     }
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from openstack import connection
 
 from devstack_client.services._pages import walk
-from devstack_client.services._wire import call
+from devstack_client.services._wire import call, service
 from devstack_client.services.compute import FLAVORS
 from devstack_client.services.keypair import KeypairService
 
@@ -23,6 +23,15 @@ LIMITS: dict[str, tuple[str, str | None, str]] = {
     "server_groups": ("maxServerGroups", "totalServerGroupsUsed", "server groups"),
     "server_group_members": ("maxServerGroupMembers", None, "servers per group"),
     "server_metadata_items": ("maxServerMeta", None, "items per server"),
+}
+
+# Our name → Neutron's quota resource, unit (GET /v2.0/quotas/{project}/details: limit, used, reserved).
+NEUTRON_LIMITS: dict[str, tuple[str, str]] = {
+    "floating_ips": ("floatingip", "floating IPs"),
+    "security_groups": ("security_group", "security groups"),
+    "security_group_rules": ("security_group_rule", "rules"),
+    "ports": ("port", "ports"),
+    "networks": ("network", "networks"),
 }
 
 # What one more server of a flavor consumes, per limit.
@@ -59,18 +68,35 @@ def headroom(limits: dict[str, dict[str, Any]], flavor: dict[str, Any]) -> dict[
     }
 
 
+def shape_neutron_limit(quota: dict[str, Any] | None, unit: str) -> dict[str, Any]:
+    """Neutron's ``{"limit", "used", "reserved"}`` in Nova's shape; what is reserved is as good as used."""
+    quota = quota or {}
+    maximum = _max(quota.get("limit"))
+    used = None if quota.get("used") is None else quota["used"] + (quota.get("reserved") or 0)
+    remaining = max(maximum - used, 0) if maximum is not None and used is not None else None
+    return {"max": maximum, "used": used, "remaining": remaining, "unit": unit}
+
+
 class LimitsService:
     def __init__(self, conn: connection.Connection) -> None:
+        self._conn = conn
         self._api = conn.compute
         self._keypairs = KeypairService(conn)
 
+    def neutron_limits(self) -> dict[str, dict[str, Any]]:
+        """The project's Neutron quotas and usage: one call."""
+        path = f"/quotas/{self._conn.current_project_id}/details"
+        quota = call(service(self._conn, "network"), "GET", path)["quota"]
+        return {name: shape_neutron_limit(quota.get(key), unit) for name, (key, unit) in NEUTRON_LIMITS.items()}
+
     def get_limits(self) -> dict[str, Any]:
-        """Limits, usage and per-flavor headroom: three upstream calls whatever the number of flavors."""
+        """Limits, usage and per-flavor headroom: three Nova calls whatever the number of flavors, one Neutron."""
         absolute = call(self._api, "GET", "/limits")["limits"]["absolute"]
         limits = {name: shape_limit(absolute, *spec) for name, spec in LIMITS.items()}
         keypairs = limits["keypairs"]
         keypairs["used"] = self._keypairs.count_keypairs()
         if keypairs["max"] is not None:
             keypairs["remaining"] = max(keypairs["max"] - keypairs["used"], 0)
+        limits.update(self.neutron_limits())
         flavors = walk(self._api, FLAVORS)
         return {"limits": limits, "headroom": [headroom(limits, f) for f in flavors]}

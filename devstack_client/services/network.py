@@ -30,6 +30,20 @@ def shape_network(network: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def neutron_page(
+    api: Any, listing: Listing, kind: str, *, limit: int, marker: str | None, params: dict[str, Any]
+) -> Page:
+    """One page of a Neutron collection; an unknown marker is a 400 naming it."""
+    try:
+        return page(api, listing, limit=limit, marker=marker, params=params)
+    except os_exc.NotFoundException as exc:
+        if not marker:
+            raise
+        # Neutron answers an unknown marker with 404 (NetworkNotFound, …); Nova and Glance with 400.
+        message = f"marker: no {kind} {marker!r} to start after ({exc.details})"
+        raise InvalidRequest(f"Invalid query: {message}.", [{"field": "marker", "message": message}]) from exc
+
+
 class NetworkService:
     def __init__(self, conn: connection.Connection) -> None:
         self._api = service(conn, "network")
@@ -45,14 +59,7 @@ class NetworkService:
         sort: str | None = None,
     ) -> Page:
         params = NETWORKS.params(sort=sort, name=name, status=status, is_shared=is_shared)
-        try:
-            result = page(self._api, NETWORKS, limit=limit, marker=marker, params=params)
-        except os_exc.NotFoundException as exc:
-            if not marker:
-                raise
-            # Neutron answers an unknown marker with 404 NetworkNotFound (Nova and Glance with 400).
-            message = f"marker: no network {marker!r} to start after ({exc.details})"
-            raise InvalidRequest(f"Invalid query: {message}.", [{"field": "marker", "message": message}]) from exc
+        result = neutron_page(self._api, NETWORKS, "network", limit=limit, marker=marker, params=params)
         return Page([shape_network(n) for n in result.items], result.next_marker)
 
     def get_network(self, ref: str) -> dict[str, Any]:

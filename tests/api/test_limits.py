@@ -1,6 +1,7 @@
 import pytest
 
-from tests.fakes import NOVA, make_fake_flavor, make_fake_keypair, make_fake_limits, nova_error
+from tests.fakes import NEUTRON, NOVA, PROJECT_ID, make_fake_flavor, make_fake_keypair, make_fake_limits, nova_error
+from tests.neutron_fakes import make_fake_neutron_quota
 
 FLAVORS = [
     make_fake_flavor("1", "m1.tiny", vcpus=1, ram=512),
@@ -9,7 +10,12 @@ FLAVORS = [
     make_fake_flavor("5", "m1.xlarge", vcpus=8, ram=16384),
 ]
 # What one GET /api/v1/limits sends, whatever the number of flavors.
-CALLS = [f"GET {NOVA}/limits", f"GET {NOVA}/os-keypairs?limit=1000", f"GET {NOVA}/flavors/detail?limit=1000"]
+CALLS = [
+    f"GET {NOVA}/limits",
+    f"GET {NOVA}/os-keypairs?limit=1000",
+    f"GET {NEUTRON}/v2.0/quotas/{PROJECT_ID}/details",
+    f"GET {NOVA}/flavors/detail?limit=1000",
+]
 
 
 @pytest.fixture
@@ -19,6 +25,7 @@ def nova(cloud):
         items = [{"keypair": make_fake_keypair(f"key-{i}")} for i in range(keypairs)]
         cloud.nova("GET", "/os-keypairs", body={"keypairs": items})
         cloud.nova("GET", "/flavors/detail", body={"flavors": flavors})
+        cloud.neutron("GET", f"/quotas/{PROJECT_ID}/details", body=make_fake_neutron_quota())
 
     return answer
 
@@ -33,7 +40,7 @@ def test_limits_usage_and_headroom(client, cloud, nova):
     response = client.get("/api/v1/limits")
 
     assert response.status_code == 200
-    assert response.json["limits"] == {
+    nova_limits = {
         "instances": {"max": 10, "used": 2, "remaining": 8, "unit": "servers"},
         "cores": {"max": 20, "used": 3, "remaining": 17, "unit": "vCPUs"},
         "ram": {"max": 51200, "used": 2560, "remaining": 48640, "unit": "MiB"},
@@ -42,6 +49,9 @@ def test_limits_usage_and_headroom(client, cloud, nova):
         "server_group_members": {"max": 10, "used": None, "remaining": None, "unit": "servers per group"},
         "server_metadata_items": {"max": 128, "used": None, "remaining": None, "unit": "items per server"},
     }
+    assert {
+        name: response.json["limits"][name] for name in nova_limits
+    } == nova_limits  # Neutron's: test_limits_neutron
     assert response.json["headroom"] == [
         {"flavor_id": "1", "flavor_name": "m1.tiny", "vcpus": 1, "ram": 512, "fits": 8, "limited_by": "instances"},
         {"flavor_id": "2", "flavor_name": "m1.small", "vcpus": 1, "ram": 2048, "fits": 8, "limited_by": "instances"},

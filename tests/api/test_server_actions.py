@@ -51,6 +51,8 @@ def test_action_sends_novas_body_and_answers_202(client, cloud, request_body, no
         "type": request_body.get("type", "soft") if request_body["action"] == "reboot" else None,
         "target_status": target_status,
         "image_id": None,
+        "security_group": None,
+        "floating_ip": None,
     }
     assert response.headers["Location"] == f"/api/v1/server/{SERVER_ID}"
     assert cloud.api_calls() == [f"POST {NOVA}{ACTION}"]  # an id needs no lookup
@@ -70,6 +72,8 @@ def test_snapshot_answers_the_image_and_its_location(client, cloud):
         "type": None,
         "target_status": None,
         "image_id": SNAPSHOT_ID,
+        "security_group": None,
+        "floating_ip": None,
     }
     assert response.headers["Location"] == f"/api/v1/image/{SNAPSHOT_ID}"
     assert post.last_request.json() == {"createImage": {"name": "web-1-snap", "metadata": {}}}

@@ -4,7 +4,8 @@
  * both, and that every operation of docs/openapi.json is called here).
  *
  * Run it against a gateway: `GATEWAY=http://127.0.0.1:8080 API_KEY=… node dist/examples/usage.js`
- * after `npx tsc -p .` (it creates and deletes a server and a keypair named `ts-example…`).
+ * after `npx tsc -p .` (it creates and deletes a server, a keypair and a security group named `ts-example…`, and
+ * a floating IP).
  */
 import { ApiError, createClient, pages, serverEvents, type Server } from "../src/index.js";
 
@@ -127,6 +128,8 @@ export async function servers(refs: { image: string; flavor: string; network: st
     console.log(item.id, item.name ?? "", item.status ?? "");
   }
 
+  await networking(ref);
+
   const deleted = await client.DELETE("/api/v1/server/{ref}", { params: { path: { ref } } });
   console.log("deleting:", deleted.response.status === 204);
 }
@@ -163,6 +166,43 @@ export async function live(seconds: number): Promise<Map<string, Server>> {
     clearTimeout(timer);
   }
   return known;
+}
+
+export async function networking(server: string): Promise<void> {
+  // A security group with one rule, shown, renamed, then removed with its rule.
+  const group = await client.POST("/api/v1/security-group", { body: { name: "ts-example-web" } });
+  if (group.error) fail(group.response.status, group.error);
+  const ref = group.data.id;
+  const rule = await client.POST("/api/v1/security-group/{ref}/rule", {
+    params: { path: { ref } },
+    body: { direction: "ingress", protocol: "tcp", port: 22, remote_cidr: "0.0.0.0/0" },
+  });
+  if (rule.error) fail(rule.response.status, rule.error);
+  console.log("rule", rule.data.protocol, rule.data.port_min ?? "all", rule.data.remote_cidr ?? "any");
+  const edited = await client.PATCH("/api/v1/security-group/{ref}", {
+    params: { path: { ref } },
+    body: { description: "SSH from anywhere" },
+  });
+  const shown = await client.GET("/api/v1/security-group/{ref}", { params: { path: { ref } } });
+  console.log(edited.data?.description, shown.data?.rules.length ?? 0, "rules");
+  const groups = await client.GET("/api/v1/security-group", { params: { query: { name: "ts-example-web" } } });
+  console.log((groups.data?.security_groups ?? []).map((g) => g.id));
+  await client.DELETE("/api/v1/security-group/{ref}/rule/{rule_id}", {
+    params: { path: { ref, rule_id: rule.data.id } },
+  });
+  await client.DELETE("/api/v1/security-group/{ref}", { params: { path: { ref } } });
+
+  // The server's ports, and a floating IP allocated, shown, listed and released.
+  const ports = await client.GET("/api/v1/server/{ref}/interfaces", { params: { path: { ref: server } } });
+  for (const port of ports.data?.interfaces ?? []) console.log(port.mac_address, port.fixed_ips.map((ip) => ip.address));
+  const fip = await client.POST("/api/v1/floating-ip", { body: {} });
+  if (fip.error) fail(fip.response.status, fip.error);
+  const address = fip.data.address;
+  const one = await client.GET("/api/v1/floating-ip/{ref}", { params: { path: { ref: address } } });
+  console.log(address, one.data?.status, one.data?.server_id ?? "unattached");
+  const all = await client.GET("/api/v1/floating-ip", { params: { query: { status: "DOWN" } } });
+  console.log((all.data?.floating_ips ?? []).length, "floating IPs down");
+  await client.DELETE("/api/v1/floating-ip/{ref}", { params: { path: { ref: address } } });
 }
 
 async function main(): Promise<void> {

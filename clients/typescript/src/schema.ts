@@ -41,6 +41,45 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/floating-ip": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List the project's floating IPs, a page at a time */
+        get: operations["get_floating_ip_list"];
+        put?: never;
+        /** Allocate a floating IP from an external network */
+        post: operations["post_floating_ip_list"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/floating-ip/{ref}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Floating IP id or address */
+                ref: string;
+            };
+            cookie?: never;
+        };
+        /** Show one floating IP, by id or address */
+        get: operations["get_floating_ip"];
+        put?: never;
+        post?: never;
+        /** Release a floating IP, by id or address */
+        delete: operations["delete_floating_ip"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/image": {
         parameters: {
             query?: never;
@@ -171,6 +210,88 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/security-group": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List the project's security groups, a page at a time */
+        get: operations["get_security_group_list"];
+        put?: never;
+        /** Create a security group */
+        post: operations["post_security_group_list"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/security-group/{ref}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Security group id or exact name */
+                ref: string;
+            };
+            cookie?: never;
+        };
+        /** Show one security group and its rules, by id or name */
+        get: operations["get_security_group"];
+        put?: never;
+        post?: never;
+        /** Delete a security group that no server uses */
+        delete: operations["delete_security_group"];
+        options?: never;
+        head?: never;
+        /** Rename a security group or change its description */
+        patch: operations["patch_security_group"];
+        trace?: never;
+    };
+    "/api/v1/security-group/{ref}/rule": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Security group id or exact name */
+                ref: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Add a rule to a security group */
+        post: operations["post_security_group_rule_list"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/security-group/{ref}/rule/{rule_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The rule's id */
+                rule_id: string;
+                /** @description Security group id or exact name */
+                ref: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete a rule of a security group */
+        delete: operations["delete_security_group_rule"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/server": {
         parameters: {
             query?: never;
@@ -257,7 +378,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Start, stop, reboot, pause, unpause, suspend, resume or snapshot a server */
+        /** Start, stop, reboot, pause, unpause, suspend, resume or snapshot a server, or change its network access */
         post: operations["post_server_action"];
         delete?: never;
         options?: never;
@@ -300,6 +421,26 @@ export interface paths {
         };
         /** Show the last lines of a server's console log */
         get: operations["get_server_console_log"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/server/{ref}/interfaces": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Server id or exact name */
+                ref: string;
+            };
+            cookie?: never;
+        };
+        /** List a server's ports: addresses, MAC, network, status and security groups (with ids) */
+        get: operations["get_server_interfaces"];
         put?: never;
         post?: never;
         delete?: never;
@@ -435,6 +576,89 @@ export interface components {
              */
             next_marker: string | null;
         };
+        FloatingIp: {
+            /** @example 172.24.4.228 */
+            address: string;
+            /** @example 2026-11-30T11:02:03Z */
+            created_at: string;
+            /** @example  */
+            description: string;
+            /**
+             * @description The server's own address it leads to
+             * @example 10.0.0.12
+             */
+            fixed_address: string | null;
+            /** @example 61cea855-49cb-4846-997d-801b70c71bdd */
+            id: string;
+            /**
+             * @description The external network
+             * @example 376da547-b977-4cfe-9cba-275c80debf57
+             */
+            network_id: string;
+            /** @example ce705c24-c1ef-408a-bda3-7bbd946164ab */
+            port_id: string | null;
+            /** @example 5d1e2e6b3b7c4c36a2ab0c7e5e8f7a10 */
+            project_id: string;
+            /** @example d23abc8d-2991-4a55-ba98-2aaea84cc72f */
+            router_id: string | null;
+            /** @description The server it is attached to; null if none */
+            server_id: string | null;
+            /**
+             * @description ACTIVE once an L3 agent set up its NAT; DOWN while unattached, or on a cloud without one
+             * @example DOWN
+             */
+            status: string;
+        };
+        FloatingIpCreate: {
+            /** @example web front */
+            description?: string;
+            /**
+             * @description External network (id or name) to allocate from; default: the only or default one
+             * @example public
+             */
+            network?: string;
+        };
+        FloatingIpList: {
+            floating_ips: components["schemas"]["FloatingIpListItem"][];
+            /**
+             * @description Pass as `marker` to get the next page; null on the last page
+             * @example 2b1f6c0e-8a4d-4c2e-9f3b-7d5e1a0c9b84
+             */
+            next_marker: string | null;
+        };
+        FloatingIpListItem: {
+            /** @example 172.24.4.228 */
+            address?: string;
+            /** @example 2026-11-30T11:02:03Z */
+            created_at?: string;
+            /** @example  */
+            description?: string;
+            /**
+             * @description The server's own address it leads to
+             * @example 10.0.0.12
+             */
+            fixed_address?: string | null;
+            /** @example 61cea855-49cb-4846-997d-801b70c71bdd */
+            id: string;
+            /**
+             * @description The external network
+             * @example 376da547-b977-4cfe-9cba-275c80debf57
+             */
+            network_id?: string;
+            /** @example ce705c24-c1ef-408a-bda3-7bbd946164ab */
+            port_id?: string | null;
+            /** @example 5d1e2e6b3b7c4c36a2ab0c7e5e8f7a10 */
+            project_id?: string;
+            /** @example d23abc8d-2991-4a55-ba98-2aaea84cc72f */
+            router_id?: string | null;
+            /** @description The server it is attached to; null if none */
+            server_id?: string | null;
+            /**
+             * @description ACTIVE once an L3 agent set up its NAT; DOWN while unattached, or on a cloud without one
+             * @example DOWN
+             */
+            status?: string;
+        };
         Headroom: {
             /**
              * @description How many more servers of this flavor the quota allows now: min(instances left, cores left ÷ vcpus, RAM left ÷ ram); null when nothing limits it
@@ -504,6 +728,21 @@ export interface components {
              * @example 2b1f6c0e-8a4d-4c2e-9f3b-7d5e1a0c9b84
              */
             next_marker: string | null;
+        };
+        InterfaceFixedIp: {
+            /** @example 10.0.0.12 */
+            address: string;
+            /** @example 0b7e3c2a-9a7d-4f0e-8d7b-3a1c5e6f7a8b */
+            subnet_id: string;
+        };
+        InterfaceNetwork: {
+            /** @example f3a8c2de-5d41-4b8a-9a0e-7e4f1c2b9d10 */
+            id: string;
+            /**
+             * @description null if the network is not visible to you
+             * @example private
+             */
+            name: string | null;
         };
         InvalidStateError: components["schemas"]["Error"] & {
             /**
@@ -589,12 +828,22 @@ export interface components {
         Limits: {
             /** @description vCPUs of all servers (unit: vCPUs) */
             cores: components["schemas"]["Limit"];
+            /** @description Floating IPs (Neutron) */
+            floating_ips: components["schemas"]["Limit"];
             /** @description Servers (unit: servers) */
             instances: components["schemas"]["Limit"];
             /** @description Keypairs of the gateway's user: Nova counts them per user, not per project */
             keypairs: components["schemas"]["Limit"];
+            /** @description Networks (Neutron) */
+            networks: components["schemas"]["Limit"];
+            /** @description Ports (Neutron) */
+            ports: components["schemas"]["Limit"];
             /** @description RAM of all servers (unit: MiB) */
             ram: components["schemas"]["Limit"];
+            /** @description Security group rules, of all groups (Neutron) */
+            security_group_rules: components["schemas"]["Limit"];
+            /** @description Security groups (Neutron) */
+            security_groups: components["schemas"]["Limit"];
             /** @description Servers in one server group; used is null */
             server_group_members: components["schemas"]["Limit"];
             /** @description Server groups (unit: server groups) */
@@ -707,6 +956,134 @@ export interface components {
             /** @example true */
             ok: boolean;
         };
+        SecurityGroup: {
+            /** @example 2026-11-30T11:02:03Z */
+            created_at: string;
+            /** @example HTTP and SSH from anywhere */
+            description: string;
+            /** @example 85cc3048-abc3-43cc-89b3-377341426ac5 */
+            id: string;
+            /** @example true */
+            is_stateful: boolean;
+            /** @example web */
+            name: string;
+            /** @example 5d1e2e6b3b7c4c36a2ab0c7e5e8f7a10 */
+            project_id: string;
+            rules: components["schemas"]["SecurityGroupRule"][];
+            /** @example 2026-11-30T11:02:03Z */
+            updated_at: string;
+        };
+        SecurityGroupCreate: {
+            /** @example HTTP and SSH from anywhere */
+            description?: string;
+            /** @example web */
+            name: string;
+        };
+        SecurityGroupList: {
+            /**
+             * @description Pass as `marker` to get the next page; null on the last page
+             * @example 2b1f6c0e-8a4d-4c2e-9f3b-7d5e1a0c9b84
+             */
+            next_marker: string | null;
+            security_groups: components["schemas"]["SecurityGroupListItem"][];
+        };
+        SecurityGroupListItem: {
+            /** @example 2026-11-30T11:02:03Z */
+            created_at?: string;
+            /** @example HTTP and SSH from anywhere */
+            description?: string;
+            /** @example 85cc3048-abc3-43cc-89b3-377341426ac5 */
+            id: string;
+            /** @example true */
+            is_stateful?: boolean;
+            /** @example web */
+            name?: string;
+            /** @example 5d1e2e6b3b7c4c36a2ab0c7e5e8f7a10 */
+            project_id?: string;
+            rules?: components["schemas"]["SecurityGroupRule"][];
+            /** @example 2026-11-30T11:02:03Z */
+            updated_at?: string;
+        };
+        SecurityGroupRule: {
+            /** @example  */
+            description: string;
+            /**
+             * @description ingress or egress
+             * @example ingress
+             */
+            direction: string;
+            /**
+             * @description IPv4 or IPv6
+             * @example IPv4
+             */
+            ethertype: string;
+            /** @example 2a1b3c4d-5e6f-4a8b-9c0d-1e2f3a4b5c6d */
+            id: string;
+            /**
+             * @description Last port (ICMP: the code); null: all
+             * @example 22
+             */
+            port_max: number | null;
+            /**
+             * @description First port (ICMP: the type); null: all
+             * @example 22
+             */
+            port_min: number | null;
+            /**
+             * @description tcp, udp, icmp, a number, or any
+             * @example tcp
+             */
+            protocol: string;
+            /**
+             * @description Traffic from (ingress) or to (egress) here
+             * @example 0.0.0.0/0
+             */
+            remote_cidr: string | null;
+            /** @description Traffic from members of this group */
+            remote_group_id: string | null;
+        };
+        SecurityGroupRuleCreate: {
+            /** @example SSH */
+            description?: string;
+            /**
+             * @example ingress
+             * @enum {string}
+             */
+            direction: "ingress" | "egress";
+            /**
+             * @description Default: remote_cidr's, else IPv4
+             * @example IPv4
+             * @enum {string}
+             */
+            ethertype?: "IPv4" | "IPv6";
+            /**
+             * @description One port (tcp/udp) or ICMP type
+             * @example 22
+             */
+            port?: number;
+            /** @description Last port of a range (ICMP: the code) */
+            port_max?: number;
+            /** @description First port of a range (ICMP: the type) */
+            port_min?: number;
+            /**
+             * @description tcp, udp, icmp, any (default) or 0-255
+             * @example tcp
+             */
+            protocol?: string;
+            /**
+             * @description From/to this CIDR (default: anywhere)
+             * @example 0.0.0.0/0
+             */
+            remote_cidr?: string;
+            /** @description From/to members of this group (id or name) */
+            remote_group?: string;
+        };
+        SecurityGroupUpdate: {
+            /** @example SSH only */
+            description?: string;
+            /** @example web */
+            name?: string;
+        };
         Server: {
             /**
              * @description Network name → list of Address
@@ -763,6 +1140,8 @@ export interface components {
             power_state: number | null;
             /** @example 5d1e2e6b3b7c4c36a2ab0c7e5e8f7a10 */
             project_id: string;
+            /** @description Its ports' security groups, by name (as Nova lists them); GET /api/v1/server/{ref}/interfaces has their ids */
+            security_groups: components["schemas"]["ServerSecurityGroup"][];
             /**
              * @description BUILD, ACTIVE, SHUTOFF, ERROR, … (UNKNOWN: its cell is down)
              * @example ACTIVE
@@ -787,9 +1166,21 @@ export interface components {
              * @example reboot
              * @enum {string}
              */
-            action: "start" | "stop" | "reboot" | "pause" | "unpause" | "suspend" | "resume" | "snapshot";
+            action: "start" | "stop" | "reboot" | "pause" | "unpause" | "suspend" | "resume" | "snapshot" | "add_security_group" | "remove_security_group" | "add_floating_ip" | "remove_floating_ip";
+            /**
+             * @description add_floating_ip: attach this floating IP (default: allocate one); remove_floating_ip, required: the floating IP to detach
+             * @example 172.24.4.228
+             */
+            address?: string;
             /** @description snapshot only, required: the image's name */
             name?: string;
+            /**
+             * @description remove_floating_ip only: also release the address (default false)
+             * @example false
+             */
+            release?: boolean;
+            /** @description add/remove_security_group only, required: the group's id or name */
+            security_group?: string;
             /**
              * @description reboot only; default soft
              * @example hard
@@ -800,6 +1191,8 @@ export interface components {
         ServerActionAccepted: {
             /** @example reboot */
             action: string;
+            /** @description add/remove_floating_ip: the floating IP as GET /api/v1/floating-ip/{ref} shows it, after the change; null otherwise */
+            floating_ip: Record<string, unknown> | null;
             /**
              * @description The server's id
              * @example 2b1f6c0e-8a4d-4c2e-9f3b-7d5e1a0c9b84
@@ -807,6 +1200,8 @@ export interface components {
             id: string;
             /** @description snapshot: the new image's id; null otherwise */
             image_id: string | null;
+            /** @description add/remove_security_group: the group; null otherwise */
+            security_group: components["schemas"]["ServerActionSecurityGroup"] | null;
             /**
              * @description The status the server reaches when Nova is done (task_state null again); null for a snapshot, which leaves the status alone
              * @example ACTIVE
@@ -817,6 +1212,12 @@ export interface components {
              * @example hard
              */
             type: string | null;
+        };
+        ServerActionSecurityGroup: {
+            /** @example 85cc3048-abc3-43cc-89b3-377341426ac5 */
+            id: string;
+            /** @example web */
+            name: string;
         };
         ServerConsole: {
             /**
@@ -937,6 +1338,28 @@ export interface components {
              */
             name: string | null;
         };
+        ServerInterface: {
+            fixed_ips: components["schemas"]["InterfaceFixedIp"][];
+            /**
+             * @description The port's id
+             * @example ce705c24-c1ef-408a-bda3-7bbd946164ab
+             */
+            id: string;
+            /** @example true */
+            is_port_security_enabled: boolean;
+            /** @example fa:16:3e:4c:2c:30 */
+            mac_address: string;
+            network: components["schemas"]["InterfaceNetwork"];
+            security_groups: components["schemas"]["ServerActionSecurityGroup"][];
+            /**
+             * @description ACTIVE, DOWN or BUILD
+             * @example ACTIVE
+             */
+            status: string;
+        };
+        ServerInterfaces: {
+            interfaces: components["schemas"]["ServerInterface"][];
+        };
         ServerList: {
             /**
              * @description Pass as `marker` to get the next page; null on the last page
@@ -1001,6 +1424,8 @@ export interface components {
             power_state?: number | null;
             /** @example 5d1e2e6b3b7c4c36a2ab0c7e5e8f7a10 */
             project_id?: string;
+            /** @description Its ports' security groups, by name (as Nova lists them); GET /api/v1/server/{ref}/interfaces has their ids */
+            security_groups?: components["schemas"]["ServerSecurityGroup"][];
             /**
              * @description BUILD, ACTIVE, SHUTOFF, ERROR, … (UNKNOWN: its cell is down)
              * @example ACTIVE
@@ -1065,6 +1490,10 @@ export interface components {
             ram: number;
             /** @example 1 */
             vcpus: number;
+        };
+        ServerSecurityGroup: {
+            /** @example default */
+            name: string;
         };
         ServerUpdate: {
             /**
@@ -1290,6 +1719,434 @@ export interface operations {
             };
             /** @description The name matches several resources (`ambiguous_name`, with `candidates`) or a conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The URL is over 4 KiB (`uri_too_long`) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description OpenStack failed (`upstream_error`) */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description OpenStack unreachable, unavailable or misconfigured */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description OpenStack did not answer in time (`upstream_timeout`) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_floating_ip_list: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1 to 1000 (default 100) */
+                limit?: number;
+                /** @description Start after this id: the `next_marker` of the previous page */
+                marker?: string;
+                /** @description Only in this status */
+                status?: "ACTIVE" | "DOWN" | "ERROR";
+                /** @description Only those attached to this server (id or name) */
+                server?: string;
+                /** @description Sort key, `-` first for descending: address, status, created_at */
+                sort?: "address" | "-address" | "status" | "-status" | "created_at" | "-created_at";
+                /** @description Comma-separated fields to return (id always comes), e.g. `id,address,server_id` */
+                fields?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of the project's floating IPs */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FloatingIpList"];
+                };
+            };
+            /** @description Not modified: the `If-None-Match` header holds the answer's current `ETag` (no body) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A bad or unknown query parameter or body field (`invalid_request`, with `errors`), over quota (`quota_exceeded`) or refused by OpenStack (`bad_request`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown API key (`unauthorized`), or a Keystone token refused (`invalid_token`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A reader key writing (`forbidden_role`), the gateway's credentials missing (`credentials_missing`) or refused (`authentication_failed`), or forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The name matches several resources (`ambiguous_name`, with `candidates`) or a conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The URL is over 4 KiB (`uri_too_long`) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description OpenStack failed (`upstream_error`) */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description OpenStack unreachable, unavailable or misconfigured */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description OpenStack did not answer in time (`upstream_timeout`) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    post_floating_ip_list: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Retrying a POST with the same key (and body) returns the first floating IP instead of creating another */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FloatingIpCreate"];
+            };
+        };
+        responses: {
+            /** @description Allocated (status DOWN until attached) */
+            201: {
+                headers: {
+                    /** @description true when an earlier request's */
+                    "Idempotent-Replayed"?: string;
+                    /** @description URL of the floating IP */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FloatingIp"];
+                };
+            };
+            /** @description A bad or unknown query parameter or body field (`invalid_request`, with `errors`), over quota (`quota_exceeded`) or refused by OpenStack (`bad_request`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown API key (`unauthorized`), or a Keystone token refused (`invalid_token`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A reader key writing (`forbidden_role`), the gateway's credentials missing (`credentials_missing`) or refused (`authentication_failed`), or forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The name matches several resources (`ambiguous_name`, with `candidates`) or a conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is over 64 KiB (`request_entity_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The URL is over 4 KiB (`uri_too_long`) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body's Content-Type is not JSON (`unsupported_media_type`, with `accepted`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description OpenStack failed (`upstream_error`) */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description OpenStack unreachable, unavailable or misconfigured */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description OpenStack did not answer in time (`upstream_timeout`) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_floating_ip: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Floating IP id or address */
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The floating IP */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FloatingIp"];
+                };
+            };
+            /** @description Not modified: the `If-None-Match` header holds the answer's current `ETag` (no body) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A bad or unknown query parameter or body field (`invalid_request`, with `errors`), over quota (`quota_exceeded`) or refused by OpenStack (`bad_request`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown API key (`unauthorized`), or a Keystone token refused (`invalid_token`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A reader key writing (`forbidden_role`), the gateway's credentials missing (`credentials_missing`) or refused (`authentication_failed`), or forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The URL is over 4 KiB (`uri_too_long`) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description OpenStack failed (`upstream_error`) */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description OpenStack unreachable, unavailable or misconfigured */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description OpenStack did not answer in time (`upstream_timeout`) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    delete_floating_ip: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Floating IP id or address */
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Released (detached first if it was attached) */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A bad or unknown query parameter or body field (`invalid_request`, with `errors`), over quota (`quota_exceeded`) or refused by OpenStack (`bad_request`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown API key (`unauthorized`), or a Keystone token refused (`invalid_token`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A reader key writing (`forbidden_role`), the gateway's credentials missing (`credentials_missing`) or refused (`authentication_failed`), or forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (`not_found`) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2167,6 +3024,797 @@ export interface operations {
             };
             /** @description Not modified: the `If-None-Match` header holds the answer's current `ETag` (no body) */
             304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A bad or unknown query parameter or body field (`invalid_request`, with `errors`), over quota (`quota_exceeded`) or refused by OpenStack (`bad_request`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown API key (`unauthorized`), or a Keystone token refused (`invalid_token`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A reader key writing (`forbidden_role`), the gateway's credentials missing (`credentials_missing`) or refused (`authentication_failed`), or forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The name matches several resources (`ambiguous_name`, with `candidates`) or a conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The URL is over 4 KiB (`uri_too_long`) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description OpenStack failed (`upstream_error`) */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description OpenStack unreachable, unavailable or misconfigured */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description OpenStack did not answer in time (`upstream_timeout`) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_security_group_list: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1 to 1000 (default 100) */
+                limit?: number;
+                /** @description Start after this id: the `next_marker` of the previous page */
+                marker?: string;
+                /** @description Exact name */
+                name?: string;
+                /** @description Sort key, `-` first for descending: name, created_at */
+                sort?: "name" | "-name" | "created_at" | "-created_at";
+                /** @description Comma-separated fields to return (id always comes), e.g. `id,name` */
+                fields?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of the project's security groups, with their rules */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SecurityGroupList"];
+                };
+            };
+            /** @description Not modified: the `If-None-Match` header holds the answer's current `ETag` (no body) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A bad or unknown query parameter or body field (`invalid_request`, with `errors`), over quota (`quota_exceeded`) or refused by OpenStack (`bad_request`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown API key (`unauthorized`), or a Keystone token refused (`invalid_token`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A reader key writing (`forbidden_role`), the gateway's credentials missing (`credentials_missing`) or refused (`authentication_failed`), or forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The URL is over 4 KiB (`uri_too_long`) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description OpenStack failed (`upstream_error`) */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description OpenStack unreachable, unavailable or misconfigured */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description OpenStack did not answer in time (`upstream_timeout`) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    post_security_group_list: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Retrying a POST with the same key (and body) returns the first security group instead of creating another */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SecurityGroupCreate"];
+            };
+        };
+        responses: {
+            /** @description Created, with the rules Neutron gives new groups (its default-rule templates) */
+            201: {
+                headers: {
+                    /** @description true when an earlier request's group */
+                    "Idempotent-Replayed"?: string;
+                    /** @description URL of the group */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SecurityGroup"];
+                };
+            };
+            /** @description A bad or unknown query parameter or body field (`invalid_request`, with `errors`), over quota (`quota_exceeded`) or refused by OpenStack (`bad_request`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown API key (`unauthorized`), or a Keystone token refused (`invalid_token`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A reader key writing (`forbidden_role`), the gateway's credentials missing (`credentials_missing`) or refused (`authentication_failed`), or forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The name matches several resources (`ambiguous_name`, with `candidates`) or a conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is over 64 KiB (`request_entity_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The URL is over 4 KiB (`uri_too_long`) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body's Content-Type is not JSON (`unsupported_media_type`, with `accepted`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description OpenStack failed (`upstream_error`) */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description OpenStack unreachable, unavailable or misconfigured */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description OpenStack did not answer in time (`upstream_timeout`) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_security_group: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Security group id or exact name */
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The security group and its rules */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SecurityGroup"];
+                };
+            };
+            /** @description Not modified: the `If-None-Match` header holds the answer's current `ETag` (no body) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A bad or unknown query parameter or body field (`invalid_request`, with `errors`), over quota (`quota_exceeded`) or refused by OpenStack (`bad_request`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown API key (`unauthorized`), or a Keystone token refused (`invalid_token`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A reader key writing (`forbidden_role`), the gateway's credentials missing (`credentials_missing`) or refused (`authentication_failed`), or forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The name matches several resources (`ambiguous_name`, with `candidates`) or a conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The URL is over 4 KiB (`uri_too_long`) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description OpenStack failed (`upstream_error`) */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description OpenStack unreachable, unavailable or misconfigured */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description OpenStack did not answer in time (`upstream_timeout`) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    delete_security_group: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Security group id or exact name */
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A bad or unknown query parameter or body field (`invalid_request`, with `errors`), over quota (`quota_exceeded`) or refused by OpenStack (`bad_request`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown API key (`unauthorized`), or a Keystone token refused (`invalid_token`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A reader key writing (`forbidden_role`), the gateway's credentials missing (`credentials_missing`) or refused (`authentication_failed`), or forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description In use by servers' ports (`in_use`, with `servers` and `ports`), or the name is ambiguous */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The URL is over 4 KiB (`uri_too_long`) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description OpenStack failed (`upstream_error`) */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description OpenStack unreachable, unavailable or misconfigured */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description OpenStack did not answer in time (`upstream_timeout`) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    patch_security_group: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Security group id or exact name */
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SecurityGroupUpdate"];
+            };
+        };
+        responses: {
+            /** @description The updated group */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SecurityGroup"];
+                };
+            };
+            /** @description A bad or unknown query parameter or body field (`invalid_request`, with `errors`), over quota (`quota_exceeded`) or refused by OpenStack (`bad_request`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown API key (`unauthorized`), or a Keystone token refused (`invalid_token`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A reader key writing (`forbidden_role`), the gateway's credentials missing (`credentials_missing`) or refused (`authentication_failed`), or forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The name matches several resources (`ambiguous_name`, with `candidates`) or a conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is over 64 KiB (`request_entity_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The URL is over 4 KiB (`uri_too_long`) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body's Content-Type is not JSON (`unsupported_media_type`, with `accepted`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description OpenStack failed (`upstream_error`) */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description OpenStack unreachable, unavailable or misconfigured */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description OpenStack did not answer in time (`upstream_timeout`) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    post_security_group_rule_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Security group id or exact name */
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SecurityGroupRuleCreate"];
+            };
+        };
+        responses: {
+            /** @description The rule, added */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SecurityGroupRule"];
+                };
+            };
+            /** @description A bad or unknown query parameter or body field (`invalid_request`, with `errors`), over quota (`quota_exceeded`) or refused by OpenStack (`bad_request`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown API key (`unauthorized`), or a Keystone token refused (`invalid_token`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A reader key writing (`forbidden_role`), the gateway's credentials missing (`credentials_missing`) or refused (`authentication_failed`), or forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The same rule exists (`conflict`, Neutron's words name it), or the name is ambiguous */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is over 64 KiB (`request_entity_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The URL is over 4 KiB (`uri_too_long`) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body's Content-Type is not JSON (`unsupported_media_type`, with `accepted`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description OpenStack failed (`upstream_error`) */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description OpenStack unreachable, unavailable or misconfigured */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description OpenStack did not answer in time (`upstream_timeout`) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    delete_security_group_rule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The rule's id */
+                rule_id: string;
+                /** @description Security group id or exact name */
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3444,6 +5092,117 @@ export interface operations {
             };
             /** @description This cloud or this server offers no such console (`console_unavailable`) */
             501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description OpenStack failed (`upstream_error`) */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description OpenStack unreachable, unavailable or misconfigured */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description OpenStack did not answer in time (`upstream_timeout`) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_server_interfaces: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Server id or exact name */
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The server's ports */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServerInterfaces"];
+                };
+            };
+            /** @description Not modified: the `If-None-Match` header holds the answer's current `ETag` (no body) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A bad or unknown query parameter or body field (`invalid_request`, with `errors`), over quota (`quota_exceeded`) or refused by OpenStack (`bad_request`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown API key (`unauthorized`), or a Keystone token refused (`invalid_token`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A reader key writing (`forbidden_role`), the gateway's credentials missing (`credentials_missing`) or refused (`authentication_failed`), or forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The name matches several resources (`ambiguous_name`, with `candidates`) or a conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The URL is over 4 KiB (`uri_too_long`) */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
