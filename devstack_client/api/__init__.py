@@ -11,7 +11,7 @@ from devstack_client import __version__
 from devstack_client.api import auth, caching, common, errors, health, query, representation
 
 # One module of this package per namespace, served under /api/v1/<its name>: adding one is adding its name here.
-NAMESPACES = ("images", "flavors", "networks", "servers", "keypairs", "limits")
+NAMESPACES = ("images", "flavors", "networks", "servers", "keypairs", "limits", "volumes")
 
 DESCRIPTION = """\
 Manage virtual machines in an OpenStack cloud through one small JSON API.

@@ -29,6 +29,15 @@ fault = Model(
         "message": fields.String(example="No valid host was found. There are not enough hosts available."),
     },
 )
+server_volume = Model(
+    "ServerVolume",
+    {
+        "id": fields.String(example="6c1e4b7a-2f3d-4e5a-9b8c-0d1e2f3a4b5c"),
+        "name": fields.String(description="In a show only (null in lists)", example="data-1"),
+        "device": fields.String(description="In a show only (null in lists)", example="/dev/vdb"),
+        "size": fields.Integer(description="GiB; in a show only (null in lists)", example=1),
+    },
+)
 server = Model(
     "Server",
     {
@@ -63,6 +72,10 @@ server = Model(
             fault,
             allow_null=True,
             description="Why the server is in ERROR; null otherwise",
+        ),
+        "volumes": fields.List(
+            fields.Nested(server_volume),
+            description="The volumes attached to it (its boot volume too); name, device and size in a show only",
         ),
     },
 )
@@ -210,6 +223,7 @@ def register(ns: Namespace) -> None:
         server_image,
         server_flavor,
         fault,
+        server_volume,
         server,
         server_create,
         dry_run_model,

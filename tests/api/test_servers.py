@@ -49,6 +49,7 @@ def test_list_servers(client, cloud):
         "created_at": "2026-11-02T09:14:03Z",
         "updated_at": "2026-11-02T09:14:09Z",
         "fault": None,
+        "volumes": [],
     }
     assert response.json["servers"][1]["fault"] == {
         "code": 500,
