@@ -22,6 +22,10 @@ def _limit(description: str) -> fields.Nested:
     return fields.Nested(limit, description=description)
 
 
+def _cinder_limit(description: str) -> fields.Nested:
+    return fields.Nested(limit, allow_null=True, description=description)
+
+
 limits = ns.model(
     "Limits",
     {
@@ -32,6 +36,9 @@ limits = ns.model(
         "server_groups": _limit("Server groups (unit: server groups)"),
         "server_group_members": _limit("Servers in one server group; used is null"),
         "server_metadata_items": _limit("Metadata items on one server; used is null"),
+        "volumes": _cinder_limit("Cinder: volumes (unit: volumes); null on a cloud without Cinder"),
+        "gigabytes": _cinder_limit("Cinder: GiB of all volumes and snapshots; null on a cloud without Cinder"),
+        "snapshots": _cinder_limit("Cinder: volume snapshots (unit: snapshots); null on a cloud without Cinder"),
     },
 )
 headroom = ns.model(

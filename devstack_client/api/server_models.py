@@ -3,7 +3,7 @@
 from flask_restx import Model, Namespace, fields
 
 from devstack_client.api.common import error_model
-from devstack_client.services import server_actions
+from devstack_client.services import server_actions, volume_actions
 from devstack_client.services.rules import MAX_TAGS, METADATA_VALUE_MAX, NAME_MAX, TAG_MAX, TAG_PATTERN
 
 server_image = Model(
@@ -112,6 +112,23 @@ server_create = Model(
         "metadata": StringMap(description="Key → value strings", example={"role": "web"}),
         "availability_zone": fields.String(min_length=1, max_length=NAME_MAX, example="nova"),
         "description": fields.String(max_length=NAME_MAX, example="Front-end web server"),
+        "boot_volume_size": fields.Integer(
+            min=1,
+            max=2**31 - 1,
+            description="Boot from a new volume of this many GiB, made from the image (needs Cinder)",
+            example=1,
+        ),
+        "boot_volume": fields.String(
+            min_length=1,
+            max_length=NAME_MAX,
+            description="Boot from this existing bootable volume (id or exact name) instead of an image",
+            example="boot-disk",
+        ),
+        "delete_on_termination": fields.Boolean(
+            description="With boot_volume_size or boot_volume: delete the volume with the server (default: true "
+            "for a new volume, false for an existing one)",
+            example=True,
+        ),
     },
     strict=True,
 )
@@ -135,12 +152,26 @@ dry_run_model = Model(
 server_action = Model(
     "ServerAction",
     {
-        "action": fields.String(required=True, enum=list(server_actions.ACTIONS), example="reboot"),
+        "action": fields.String(
+            required=True, enum=[*server_actions.ACTIONS, *volume_actions.ACTIONS], example="reboot"
+        ),
         "type": fields.String(
             enum=list(server_actions.REBOOT_TYPES), description="reboot only; default soft", example="hard"
         ),
         "name": fields.String(
             min_length=1, max_length=NAME_MAX, description="snapshot only, required: the image's name"
+        ),
+        "volume": fields.String(
+            min_length=1,
+            max_length=NAME_MAX,
+            description="attach_volume and detach_volume only, required: the volume's id or exact name",
+            example="data-1",
+        ),
+        "device": fields.String(
+            min_length=1,
+            max_length=NAME_MAX,
+            description="attach_volume only: the device path to ask for (the hypervisor may choose another)",
+            example="/dev/vdb",
         ),
     },
     strict=True,
@@ -153,7 +184,8 @@ action_accepted = Model(
         "type": fields.String(description="reboot: soft or hard; null otherwise", example="hard"),
         "target_status": fields.String(
             description="The status the server reaches when Nova is done (task_state null again); "
-            "null for a snapshot, which leaves the status alone",
+            "null for a snapshot, which leaves the status alone; for attach_volume and detach_volume, the "
+            "status the volume reaches (in-use, available): poll the volume (Location)",
             example="ACTIVE",
         ),
         "image_id": fields.String(description="snapshot: the new image's id; null otherwise", example=None),

@@ -10,6 +10,7 @@ from devstack_client.services._pages import walk
 from devstack_client.services._wire import call
 from devstack_client.services.compute import FLAVORS
 from devstack_client.services.keypair import KeypairService
+from devstack_client.services.volume import VolumeService, has_block_storage
 
 # Our name → Nova's absolute limit, Nova's usage (None: Nova does not count
 # it project-wide), unit. The keys are those of GET /limits at 2.79 (2.36
@@ -23,6 +24,13 @@ LIMITS: dict[str, tuple[str, str | None, str]] = {
     "server_groups": ("maxServerGroups", "totalServerGroupsUsed", "server groups"),
     "server_group_members": ("maxServerGroupMembers", None, "servers per group"),
     "server_metadata_items": ("maxServerMeta", None, "items per server"),
+}
+
+# Cinder's, in the same shape: our name → its absolute limit, its usage, unit (Cinder's GET /limits).
+VOLUME_LIMITS: dict[str, tuple[str, str | None, str]] = {
+    "volumes": ("maxTotalVolumes", "totalVolumesUsed", "volumes"),
+    "gigabytes": ("maxTotalVolumeGigabytes", "totalGigabytesUsed", "GiB"),
+    "snapshots": ("maxTotalSnapshots", "totalSnapshotsUsed", "snapshots"),
 }
 
 # What one more server of a flavor consumes, per limit.
@@ -39,6 +47,11 @@ def shape_limit(absolute: dict[str, Any], max_key: str, used_key: str | None, un
     # Usage can exceed a limit lowered after the fact: nothing remains then.
     remaining = max(maximum - used, 0) if maximum is not None and used is not None else None
     return {"max": maximum, "used": used, "remaining": remaining, "unit": unit}
+
+
+def volume_limits(absolute: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Cinder's limits and usage in Nova's shape."""
+    return {name: shape_limit(absolute, *spec) for name, spec in VOLUME_LIMITS.items()}
 
 
 def headroom(limits: dict[str, dict[str, Any]], flavor: dict[str, Any]) -> dict[str, Any]:
@@ -61,11 +74,12 @@ def headroom(limits: dict[str, dict[str, Any]], flavor: dict[str, Any]) -> dict[
 
 class LimitsService:
     def __init__(self, conn: connection.Connection) -> None:
+        self._conn = conn
         self._api = conn.compute
         self._keypairs = KeypairService(conn)
 
     def get_limits(self) -> dict[str, Any]:
-        """Limits, usage and per-flavor headroom: three upstream calls whatever the number of flavors."""
+        """Limits, usage and per-flavor headroom: three upstream calls whatever the number of flavors (+1 Cinder)."""
         absolute = call(self._api, "GET", "/limits")["limits"]["absolute"]
         limits = {name: shape_limit(absolute, *spec) for name, spec in LIMITS.items()}
         keypairs = limits["keypairs"]
@@ -73,4 +87,7 @@ class LimitsService:
         if keypairs["max"] is not None:
             keypairs["remaining"] = max(keypairs["max"] - keypairs["used"], 0)
         flavors = walk(self._api, FLAVORS)
+        # Cinder's (one more call), or null on a cloud without Cinder.
+        cinder = volume_limits(VolumeService(self._conn).get_limits()) if has_block_storage(self._conn) else {}
+        limits.update({name: cinder.get(name) for name in VOLUME_LIMITS})
         return {"limits": limits, "headroom": [headroom(limits, f) for f in flavors]}

@@ -1,6 +1,14 @@
 import pytest
 
-from tests.fakes import NOVA, make_fake_flavor, make_fake_keypair, make_fake_limits, nova_error
+from tests.fakes import (
+    CINDER,
+    NOVA,
+    make_fake_flavor,
+    make_fake_keypair,
+    make_fake_limits,
+    make_fake_volume_limits,
+    nova_error,
+)
 
 FLAVORS = [
     make_fake_flavor("1", "m1.tiny", vcpus=1, ram=512),
@@ -9,7 +17,12 @@ FLAVORS = [
     make_fake_flavor("5", "m1.xlarge", vcpus=8, ram=16384),
 ]
 # What one GET /api/v1/limits sends, whatever the number of flavors.
-CALLS = [f"GET {NOVA}/limits", f"GET {NOVA}/os-keypairs?limit=1000", f"GET {NOVA}/flavors/detail?limit=1000"]
+CALLS = [
+    f"GET {NOVA}/limits",
+    f"GET {NOVA}/os-keypairs?limit=1000",
+    f"GET {NOVA}/flavors/detail?limit=1000",
+    f"GET {CINDER}/limits",  # the cloud has Cinder (tests/api/test_volume_limits.py)
+]
 
 
 @pytest.fixture
@@ -19,6 +32,7 @@ def nova(cloud):
         items = [{"keypair": make_fake_keypair(f"key-{i}")} for i in range(keypairs)]
         cloud.nova("GET", "/os-keypairs", body={"keypairs": items})
         cloud.nova("GET", "/flavors/detail", body={"flavors": flavors})
+        cloud.cinder("GET", "/limits", body=make_fake_volume_limits())
 
     return answer
 
@@ -41,6 +55,9 @@ def test_limits_usage_and_headroom(client, cloud, nova):
         "server_groups": {"max": 10, "used": 1, "remaining": 9, "unit": "server groups"},
         "server_group_members": {"max": 10, "used": None, "remaining": None, "unit": "servers per group"},
         "server_metadata_items": {"max": 128, "used": None, "remaining": None, "unit": "items per server"},
+        "volumes": {"max": 10, "used": 0, "remaining": 10, "unit": "volumes"},
+        "gigabytes": {"max": 1000, "used": 0, "remaining": 1000, "unit": "GiB"},
+        "snapshots": {"max": 10, "used": 0, "remaining": 10, "unit": "snapshots"},
     }
     assert response.json["headroom"] == [
         {"flavor_id": "1", "flavor_name": "m1.tiny", "vcpus": 1, "ram": 512, "fits": 8, "limited_by": "instances"},
@@ -50,7 +67,7 @@ def test_limits_usage_and_headroom(client, cloud, nova):
         {"flavor_id": "5", "flavor_name": "m1.xlarge", "vcpus": 8, "ram": 16384, "fits": 2, "limited_by": "cores"},
     ]
     assert cloud.api_calls() == CALLS
-    api = [r for r in cloud.history if r.url.startswith(f"{NOVA}/")]  # not the version document
+    api = [r for r in cloud.history if r.url.startswith(f"{NOVA}/")]  # not the version document (nor Cinder)
     assert [r.headers["OpenStack-API-Version"] for r in api] == ["compute 2.79"] * 3
 
 
