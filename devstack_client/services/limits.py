@@ -87,7 +87,8 @@ class LimitsService:
         if keypairs["max"] is not None:
             keypairs["remaining"] = max(keypairs["max"] - keypairs["used"], 0)
         flavors = walk(self._api, FLAVORS)
+        room = [headroom(limits, f) for f in flavors]
         # Cinder's (one more call), or null on a cloud without Cinder.
         cinder = volume_limits(VolumeService(self._conn).get_limits()) if has_block_storage(self._conn) else {}
         limits.update({name: cinder.get(name) for name in VOLUME_LIMITS})
-        return {"limits": limits, "headroom": [headroom(limits, f) for f in flavors]}
+        return {"limits": limits, "headroom": room}

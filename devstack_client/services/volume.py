@@ -75,11 +75,12 @@ def block_storage(conn: connection.Connection) -> proxy.Proxy:
 
 
 def has_block_storage(conn: connection.Connection) -> bool:
-    """Whether the connection's catalog offers Cinder (read from the token's catalog: no upstream call)."""
-    access = conn.session.auth.get_access(conn.session)
-    return bool(access.service_catalog.get_endpoints(service_type=SERVICE_TYPE)) or bool(
-        access.service_catalog.get_endpoints(service_type="volumev3")
-    )
+    """Whether the connection's catalog offers Cinder (from the token's catalog: no upstream call)."""
+    try:
+        block_storage(conn)
+    except NotSupported:
+        return False
+    return True
 
 
 def _bootable(value: Any) -> bool:
