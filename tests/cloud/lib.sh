@@ -10,8 +10,9 @@ PGB="${DEVSTACK_CLOUD_PGBIN:-/usr/lib/postgresql/15/bin}"
 T_START=${T_START:-$(date +%s)}
 
 # start order; down.sh stops in reverse
-ALL_SERVICES="epmd rabbitmq postgres keystone glance placement neutron nova-api nova-conductor nova-scheduler nova-compute"
-API_SERVICES="keystone glance placement neutron nova-api"
+ALL_SERVICES="epmd rabbitmq postgres keystone glance placement neutron cinder-api cinder-scheduler cinder-volume
+  nova-api nova-conductor nova-scheduler nova-compute"
+API_SERVICES="keystone glance placement neutron cinder-api nova-api"
 
 log() { echo "[cloud +$(( $(date +%s) - T_START ))s] $*"; }
 
@@ -38,6 +39,8 @@ svc_name() {
     glance|glance-api) echo glance ;;
     placement|placement-api) echo placement ;;
     neutron|neutron-api|neutron-server) echo neutron ;;
+    cinder|cinder-api) echo cinder-api ;;
+    cinder-scheduler|cinder-volume) echo "$1" ;;
     nova|nova-api) echo nova-api ;;
     conductor|nova-conductor) echo nova-conductor ;;
     scheduler|nova-scheduler) echo nova-scheduler ;;
@@ -55,9 +58,9 @@ running() { local f; f=$(pidfile "$1"); [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/
 # log files worth showing when NAME fails
 svc_logs() {
   case "$1" in
-    keystone|glance|placement|neutron|nova-api)
+    keystone|glance|placement|neutron|cinder-api|nova-api)
       echo "$D/logs/$1-gunicorn.log $D/logs/$1.log" ;;
-    nova-*) echo "$D/logs/$1.out $D/logs/$1.log" ;;
+    nova-*|cinder-*) echo "$D/logs/$1.out $D/logs/$1.log" ;;
     rabbitmq) echo "$D/logs/rabbitmq.out $(ls "$D"/logs/rabbitmq/*.log 2>/dev/null | head -1)" ;;
     *) echo "$D/logs/$1.out" ;;
   esac
@@ -75,6 +78,9 @@ wsgi_spec() {
                WSGI_ENV=(OS_PLACEMENT_CONFIG_DIR="$D/etc/placement") ;;
     neutron)   WSGI_PORT=9696; WSGI_TARGET=neutron.wsgi.api:application
                WSGI_ENV=(OS_NEUTRON_CONFIG_DIR="$D/etc/neutron" "OS_NEUTRON_CONFIG_FILES=neutron.conf;plugins/ml2/ml2_conf.ini") ;;
+    # cinder's WSGI app has no config-file environment variable: the shim passes these flags as its argv
+    cinder-api) WSGI_PORT=8776; WSGI_TARGET=cinder.wsgi.api:application
+               WSGI_ENV=("DEVSTACK_CLOUD_WSGI_ARGS=--config-file $D/etc/cinder/cinder.conf --log-file $D/logs/cinder-api.log") ;;
     nova-api)  WSGI_PORT=8774; WSGI_TARGET=nova.wsgi.osapi_compute:application
                WSGI_ENV=(OS_NOVA_CONFIG_DIR="$D/etc/nova" "OS_NOVA_CONFIG_FILES=api-paste.ini;nova.conf;nova-api.conf") ;;
     *) return 1 ;;
@@ -100,7 +106,7 @@ svc_ports() {
   case "$1" in
     rabbitmq) echo "5672 25672" ;;
     postgres) echo 5432 ;;
-    keystone|glance|placement|neutron|nova-api) wsgi_spec "$1"; echo "$WSGI_PORT" ;;
+    keystone|glance|placement|neutron|cinder-api|nova-api) wsgi_spec "$1"; echo "$WSGI_PORT" ;;
   esac
 }
 
@@ -135,7 +141,7 @@ launch() {
           -c unix_socket_directories="$D/run/pgsock" -c fsync=off -c synchronous_commit=off \
           -c full_page_writes=off -c max_connections=300 -c shared_buffers=128MB \
           >"$D/logs/postgres.out" 2>&1 </dev/null) & ;;
-    keystone|glance|placement|neutron|nova-api)
+    keystone|glance|placement|neutron|cinder-api|nova-api)
       wsgi_spec "$name"
       env DEVSTACK_CLOUD_WSGI_TARGET="$WSGI_TARGET" "${WSGI_ENV[@]}" setsid nohup "$V/bin/gunicorn" \
           --pythonpath "$D/wsgi" --bind "127.0.0.1:$WSGI_PORT" --workers 1 --threads 4 --timeout 120 \
@@ -144,6 +150,9 @@ launch() {
           shim:application >"$D/logs/$name-gunicorn.log" 2>&1 </dev/null & ;;
     nova-conductor|nova-scheduler|nova-compute)
       setsid nohup "$V/bin/$name" --config-file "$D/etc/nova/nova.conf" >"$D/logs/$name.out" 2>&1 </dev/null & ;;
+    cinder-scheduler|cinder-volume)  # the fake volume driver (tools/cinder_fake.py) is in $D/lib
+      env PYTHONPATH="$D/lib" setsid nohup "$V/bin/$name" --config-file "$D/etc/cinder/cinder.conf" \
+          >"$D/logs/$name.out" 2>&1 </dev/null & ;;
     *) die "unknown service '$name'" ;;
   esac
   echo $! > "$(pidfile "$name")"
@@ -157,7 +166,7 @@ wait_ready() {
   while :; do
     running "$name" || die "$name exited during startup" $(svc_logs "$name")
     case "$name" in
-      keystone|glance|placement|neutron|nova-api)
+      keystone|glance|placement|neutron|cinder-api|nova-api)
         wsgi_spec "$name"
         curl -s -o /dev/null --max-time 5 "http://127.0.0.1:$WSGI_PORT/" && return 0 ;;
       rabbitmq)

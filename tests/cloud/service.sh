@@ -3,7 +3,8 @@
 #   bash tests/cloud/service.sh stop keystone
 #   bash tests/cloud/service.sh start keystone     # returns once it answers HTTP (APIs) / is ready
 #   bash tests/cloud/service.sh status
-# NAME: keystone glance placement neutron nova-api (nova) nova-conductor nova-scheduler nova-compute
+# NAME: keystone glance placement neutron cinder-api (cinder) cinder-scheduler cinder-volume nova-api (nova)
+#       nova-conductor nova-scheduler nova-compute
 #       rabbitmq postgres epmd
 set -euo pipefail
 T_START=$(date +%s)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Start a small real OpenStack on 127.0.0.1 for the gateway's `cloud` tests: keystone 30, glance 33,
-# placement 16, nova 34 (fake virt driver), neutron 29 (ML2 + our bind-everything mechanism driver),
-# RabbitMQ and PostgreSQL from Debian. All state in $DEVSTACK_CLOUD_DIR (default /tmp/devstack-client-cloud).
+# placement 16, nova 34 (fake virt driver), neutron 29 (ML2 + our bind-everything mechanism driver + the router
+# plugin), cinder 29 (fake volume driver), RabbitMQ and PostgreSQL from Debian. All state in $DEVSTACK_CLOUD_DIR (default /tmp/devstack-client-cloud).
 # Idempotent: installs, database setup and seeding happen once; running services are left alone;
 # after down.sh it restarts with the data kept. Writes $DEVSTACK_CLOUD_DIR/cloud.json and demo.env.
 set -euo pipefail
@@ -11,9 +11,9 @@ T_START=$(date +%s)
 trap 'echo "ERROR: up.sh failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 
 case "$D" in /*) ;; *) die "DEVSTACK_CLOUD_DIR must be an absolute path (got '$D')" ;; esac
-mkdir -p "$D"/{etc/keystone,etc/glance,etc/placement,etc/nova,etc/neutron/plugins/ml2,etc/rabbitmq} \
+mkdir -p "$D"/{etc/keystone,etc/glance,etc/placement,etc/nova,etc/neutron/plugins/ml2,etc/rabbitmq,etc/cinder} \
          "$D"/{data/glance/images,data/glance/staging,data/glance/tasks,data/glance/cache,data/nova/instances} \
-         "$D"/{data/neutron,data/locks,data/rabbitmq,logs/rabbitmq,logs/setup,run,wsgi,src}
+         "$D"/{data/neutron,data/cinder/locks,data/locks,data/rabbitmq,logs/rabbitmq,logs/setup,run,wsgi,src,lib}
 # postgres runs as nobody and must be able to reach its data directory (whatever the umask)
 chmod 755 "$D" "$D/data" "$D/run"
 if ! setpriv --reuid=nobody --regid=nogroup --clear-groups test -x "$D/data"; then
@@ -51,7 +51,7 @@ step_apt() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $APT_PKGS
   if [ "$created_policy" = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi
 }
-VENV_PKGS="keystone==30.0.0 glance==33.0.0 openstack-placement==16.0.0 nova==34.0.0 neutron==29.0.0
+VENV_PKGS="keystone==30.0.0 glance==33.0.0 openstack-placement==16.0.0 nova==34.0.0 neutron==29.0.0 cinder==29.0.0
            pyroute2 gunicorn psycopg2-binary openstacksdk"
 VENV_WANT="$(cat "$CLOUD_SRC/constraints.txt"; echo "$VENV_PKGS")"
 VENV_WANT=$(echo "$VENV_WANT" | sha256sum | cut -c1-16)
@@ -60,6 +60,8 @@ step_venv() {
   # shellcheck disable=SC2086
   "$V/bin/pip" install -q --disable-pip-version-check -c "$CLOUD_SRC/constraints.txt" $VENV_PKGS
   "$V/bin/python" -c "import keystone, glance, placement, nova, neutron, pyroute2, gunicorn, psycopg2, openstack"
+  # on its own: it selects oslo.service's eventlet backend, which the imports above have already set to threading
+  "$V/bin/python" -c "import cinder.tests.fake_driver"
   echo "$VENV_WANT" > "$V/.devstack-cloud-venv"
 }
 ML2_WANT=$(cd "$CLOUD_SRC/ml2_bindall" && cat pyproject.toml ml2_bindall/*.py | sha256sum | cut -c1-16)
@@ -87,7 +89,7 @@ if [ -n "$APT_PKGS" ]; then
   run_step apt step_apt & apt_pid=$!
 fi
 if [ "$(cat "$V/.devstack-cloud-venv" 2>/dev/null)" != "$VENV_WANT" ]; then
-  log "installing keystone, glance, placement, nova, neutron into $V (pip)"
+  log "installing keystone, glance, placement, nova, neutron, cinder into $V (pip)"
   run_step venv step_venv & venv_pid=$!
 fi
 
@@ -102,7 +104,7 @@ fi
 launch postgres
 wait_ready postgres 60
 psql() { "$PGB/psql" -X -q -h 127.0.0.1 -p 5432 -U postgres -d postgres -v ON_ERROR_STOP=1 "$@"; }
-for db in keystone glance placement nova_api nova_cell0 nova_cell1 neutron; do
+for db in keystone glance placement nova_api nova_cell0 nova_cell1 neutron cinder; do
   [ "$(psql -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'")" = 1 ] && continue
   psql -c "CREATE DATABASE $db" >>"$D/logs/setup/createdb.log" 2>&1 || die "CREATE DATABASE $db failed" "$D/logs/setup/createdb.log"
 done
@@ -125,10 +127,13 @@ render nova-policy.yaml "$D/etc/nova/policy.yaml"
 render neutron.conf    "$D/etc/neutron/neutron.conf"
 render ml2_conf.ini    "$D/etc/neutron/plugins/ml2/ml2_conf.ini"
 render rabbitmq.conf   "$D/etc/rabbitmq/rabbitmq.conf"
+render cinder.conf     "$D/etc/cinder/cinder.conf"
 echo '[].' > "$D/etc/rabbitmq/enabled_plugins"   # no plugins: no management listener
 cp "$V/etc/glance/glance-api-paste.ini" "$D/etc/glance/"
 cp "$V/etc/nova/api-paste.ini" "$D/etc/nova/"
 cp "$V/etc/neutron/api-paste.ini" "$D/etc/neutron/"
+cp "$V/etc/cinder/api-paste.ini" "$V/etc/cinder/resource_filters.json" "$D/etc/cinder/"
+cp "$CLOUD_SRC/tools/cinder_fake.py" "$D/lib/"
 cp "$CLOUD_SRC/tools/wsgi_shim.py" "$D/wsgi/shim.py"
 cat > "$D/admin-openrc" <<EOF
 export OS_AUTH_URL=http://127.0.0.1:5000/v3
@@ -177,6 +182,10 @@ step_nova_db() {
   "${nm[@]}" cell_v2 list_cells | grep -q ' cell1 ' || "${nm[@]}" cell_v2 create_cell --name cell1
   touch "$D/data/.nova-done"
 }
+step_cinder_db() {
+  "$V/bin/cinder-manage" --config-file "$D/etc/cinder/cinder.conf" db sync
+  touch "$D/data/.cinder-done"
+}
 KEYSTONE_WANT=$(cat "$CLOUD_SRC/tools/keystone_setup.py" <(echo "$PW") | sha256sum | cut -c1-16)
 pipe_keystone() {
   if [ ! -f "$D/data/.keystone-done" ]; then step_keystone_db; fi
@@ -199,10 +208,11 @@ pipe_neutron() {
   if [ -n "$p" ]; then wait "$p"; fi
   launch neutron
 }
+pipe_cinder() { if [ ! -f "$D/data/.cinder-done" ]; then (niced step_cinder_db); fi; launch cinder-api; }
 pipe_nova() { if [ ! -f "$D/data/.nova-done" ]; then (niced step_nova_db); fi; launch nova-api; }
 
 pids=() new=""
-for s in keystone glance placement neutron nova; do
+for s in keystone glance placement neutron cinder nova; do
   [ -f "$D/data/.$s-done" ] || new="$new $s"
   run_step "$s" "pipe_$s" & pids+=($!)
 done
@@ -216,8 +226,15 @@ fi
 # ------------------------------------------------------------------ 5. conductor, scheduler, compute; seed data
 # conductor and scheduler authenticate as the nova service user at startup: only once keystone knows it
 for s in nova-conductor nova-scheduler; do launch "$s"; done
+# cinder's scheduler and volume service must report in (and the volume service its pool) before the cloud takes
+# volumes: tools/ready.py waits for reports newer than their start
+cinder_started_at=""
+if ! running cinder-volume || ! running cinder-scheduler; then
+  cinder_started_at=$(date -u +%Y-%m-%dT%H:%M:%S)
+  for s in cinder-scheduler cinder-volume; do launch "$s"; done
+fi
 for s in $API_SERVICES; do wait_ready "$s" 180; done
-log "APIs answer: keystone :5000, glance :9292, placement :8778, neutron :9696, nova :8774"
+log "APIs answer: keystone :5000, glance :9292, placement :8778, neutron :9696, cinder :8776, nova :8774"
 compute_started_at=""
 if ! running nova-compute; then
   compute_started_at=$(date -u +%Y-%m-%dT%H:%M:%S)
@@ -231,14 +248,16 @@ if [ "$(cat "$D/data/.seed-done" 2>/dev/null)" != "$SEED_WANT" ] || [ ! -f "$D/c
   echo "$SEED_WANT" > "$D/data/.seed-done"
 fi
 # shellcheck disable=SC2046
-for s in nova-conductor nova-scheduler nova-compute; do running "$s" || die "$s exited" $(svc_logs "$s"); done
-if [ -n "$compute_started_at" ] || [ ! -f "$D/data/.compute-ready" ]; then
-  log "waiting for nova-compute to report in"
+for s in nova-conductor nova-scheduler nova-compute cinder-scheduler cinder-volume; do
+  running "$s" || die "$s exited" $(svc_logs "$s")
+done
+if [ -n "$compute_started_at$cinder_started_at" ] || [ ! -f "$D/data/.ready" ]; then
+  log "waiting for nova-compute and cinder-volume to report in"
   # shellcheck disable=SC2046
-  run_step compute-ready env DEVSTACK_CLOUD_DIR="$D" DEVSTACK_CLOUD_PASSWORD="$PW" \
-      "$V/bin/python" "$CLOUD_SRC/tools/compute_ready.py" "${compute_started_at:-1970-01-01T00:00:00}" \
-    || die "nova-compute did not become ready" $(svc_logs nova-compute)
-  touch "$D/data/.compute-ready"
+  run_step ready env DEVSTACK_CLOUD_DIR="$D" DEVSTACK_CLOUD_PASSWORD="$PW" "$V/bin/python" "$CLOUD_SRC/tools/ready.py" \
+      "${compute_started_at:-1970-01-01T00:00:00}" "${cinder_started_at:-1970-01-01T00:00:00}" \
+    || die "nova-compute or cinder did not become ready" $(svc_logs nova-compute) $(svc_logs cinder-volume)
+  touch "$D/data/.ready"
 fi
 
 total=0

@@ -1,7 +1,8 @@
 """Idempotent Keystone setup (run by up.sh with the cloud's venv, as soon as keystone answers).
 
-The catalog: project `service`, the service users glance/placement/nova/neutron (roles admin + service), the
-services image/placement/compute/network with public endpoints. The test identities: projects `demo`,
+The catalog: project `service`, the service users glance/placement/nova/neutron/cinder (roles admin + service),
+the services image/placement/compute/network/block-storage (also as volumev3, which Nova looks up) with public
+endpoints. The test identities: projects `demo`,
 `lowquota`, `steady` and `bulk`, each with a user of the same name and role member.
 Few calls on purpose (one list per kind of object): this is on the critical path of a cold up.sh.
 """
@@ -20,6 +21,9 @@ SERVICES = [  # user, service name, service type, public URL
     ("placement", "placement", "placement", "http://127.0.0.1:8778"),
     ("nova", "nova", "compute", "http://127.0.0.1:8774/v2.1"),
     ("neutron", "neutron", "network", "http://127.0.0.1:9696"),
+    # one cinder user, two service types: openstacksdk looks up block-storage, Nova's [cinder] volumev3
+    ("cinder", "cinder", "block-storage", "http://127.0.0.1:8776/v3/%(project_id)s"),
+    ("cinder", "cinderv3", "volumev3", "http://127.0.0.1:8776/v3/%(project_id)s"),
 ]
 # project and user of the same name, role member; `steady` is for the steady-state test alone (it tells the
 # gateway's calls from those of other clients by project); `bulk` (no Nova quota) for the load tests and the

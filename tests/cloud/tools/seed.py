@@ -1,9 +1,12 @@
 """Idempotently seed the test cloud and describe it for the tests (run by up.sh with the cloud's venv).
 
 For the projects made by keystone_setup.py: the Nova quota instances=1 of lowquota and no instance/core/RAM limit
-for bulk; networks demo-net (owned by demo), lowquota-net (owned by lowquota), bulk-net (owned by bulk, a /22)
-and the shared network `private`, each with one
-IPv4 subnet without DHCP; the public raw image tiny-raw (4 KiB); flavors m1.nano, m1.tiny, m1.small, m1.toobig.
+for bulk; lowquota's Neutron quotas (1 floating IP, 2 security groups) and Cinder quotas (2 volumes, 3 GiB,
+1 snapshot); networks demo-net (owned by demo), lowquota-net (owned by lowquota), bulk-net (owned by bulk, a /22)
+and the shared network `private`, each with one IPv4 subnet without DHCP; the external network `public`
+(172.24.4.0/24) and the router `router1` (admin's) from it to the subnets of demo-net, lowquota-net and private,
+so that their ports can have floating IPs; the public raw image tiny-raw (4 KiB); flavors m1.nano, m1.tiny,
+m1.small, m1.toobig.
 Writes $DEVSTACK_CLOUD_DIR/cloud.json, demo.env, lowquota.env and bulk.env.
 """
 
@@ -35,6 +38,12 @@ steady_project, bulk_project = projects["steady"], projects["bulk"]
 conn.compute.put(f"/os-quota-sets/{low_project.id}", json={"quota_set": {"instances": 1}}).raise_for_status()
 quota = conn.compute.get(f"/os-quota-sets/{low_project.id}").json()["quota_set"]
 assert quota["instances"] == 1, quota
+# lowquota's Neutron and Cinder quotas, low enough for the tests to reach them (its default security group
+# counts as one of the two groups)
+LOW_NETWORK_QUOTA = {"floatingip": 1, "security_group": 2}
+conn.network.put(f"/quotas/{low_project.id}", json={"quota": LOW_NETWORK_QUOTA}).raise_for_status()
+LOW_VOLUME_QUOTA = {"volumes": 2, "gigabytes": 3, "snapshots": 1}
+conn.block_storage.put(f"/os-quota-sets/{low_project.id}", json={"quota_set": LOW_VOLUME_QUOTA}).raise_for_status()
 # the bulk project boots tens of servers at once (load tests, benchmark): no instance, core or RAM limit
 BULK_QUOTA = {"instances": -1, "cores": -1, "ram": -1}
 conn.compute.put(f"/os-quota-sets/{bulk_project.id}", json={"quota_set": BULK_QUOTA}).raise_for_status()
@@ -107,6 +116,39 @@ networks = {
 }
 
 
+# The external network and router: floating IPs exist as API objects (the router service plugin; no L3 agent, so
+# no NAT happens and a floating IP stays DOWN), and associating one with a port needs a router from `public` to
+# the port's subnet.
+public = next((n for n in all_networks if n.name == "public" and n.is_router_external), None)
+if public is None:
+    public = conn.network.create_network(
+        name="public", is_router_external=True, provider_network_type="flat", provider_physical_network="public"
+    )
+public_subnet = next((s for s in all_subnets if s.network_id == public.id), None)
+if public_subnet is None:
+    public_subnet = conn.network.create_subnet(
+        network_id=public.id,
+        name="public-subnet",
+        ip_version=4,
+        cidr="172.24.4.0/24",
+        gateway_ip="172.24.4.1",
+        enable_dhcp=False,
+        allocation_pools=[{"start": "172.24.4.10", "end": "172.24.4.250"}],
+    )
+router = next(iter(conn.network.routers(name="router1")), None)
+if router is None:
+    router = conn.network.create_router(name="router1", external_gateway_info={"network_id": public.id})
+joined = {
+    ip["subnet_id"]
+    for port in conn.network.ports(device_id=router.id, device_owner="network:router_interface")
+    for ip in port.fixed_ips
+}
+for key in ("demo", "lowquota", "shared"):
+    if networks[key]["subnet_id"] not in joined:
+        conn.network.add_interface_to_router(router, subnet_id=networks[key]["subnet_id"])
+external = {"id": public.id, "name": "public", "subnet_id": public_subnet.id, "cidr": "172.24.4.0/24"}
+
+
 def user(name, project):
     return {
         "username": name,
@@ -130,6 +172,7 @@ cloud = {
         "image": "http://127.0.0.1:9292",
         "network": "http://127.0.0.1:9696",
         "placement": "http://127.0.0.1:8778",
+        "block-storage": "http://127.0.0.1:8776/v3",
     },
     "users": {
         "admin": user("admin", admin_project),
@@ -138,14 +181,19 @@ cloud = {
         "steady": user("steady", steady_project),
         "bulk": user("bulk", bulk_project),
     },
-    "quotas": {"lowquota": {"instances": 1}, "bulk": BULK_QUOTA},
+    "quotas": {
+        "lowquota": {"instances": 1, "network": LOW_NETWORK_QUOTA, "volume": LOW_VOLUME_QUOTA},
+        "bulk": BULK_QUOTA,
+    },
     "image": {"id": image.id, "name": image.name, "size": image.size},
     "flavors": flavors,
     "flavor": flavors["m1.nano"],
     "networks": networks,
+    "external_network": external,
+    "router": {"id": router.id, "name": "router1", "joins": ["demo", "lowquota", "shared"]},
     "access_logs": {
         name: os.path.join(logs, name + "-access.log")
-        for name in ("keystone", "glance", "placement", "neutron", "nova-api")
+        for name in ("keystone", "glance", "placement", "neutron", "cinder-api", "nova-api")
     },
     "logs_dir": logs,
 }

@@ -1,8 +1,11 @@
-"""Wait (bounded) until nova-compute can take boots (run by up.sh with the cloud's venv).
+"""Wait (bounded) until nova-compute can take boots and cinder-volume volumes (run by up.sh with the cloud's venv).
 
 Ready = the compute host is mapped to cell1 (runs `nova-manage cell_v2 discover_hosts` until it is), its
-nova-compute service reports "up" with a heartbeat newer than argv[1] (UTC, the time up.sh launched it), and
-its resource provider in placement has a VCPU inventory.
+nova-compute service reports "up" with a heartbeat newer than argv[1] (UTC, the time up.sh launched it), its
+resource provider in placement has a VCPU inventory; cinder-scheduler and cinder-volume report "up" with a
+heartbeat newer than argv[2] (the time up.sh launched them) and the scheduler knows the `fake` backend's pool.
+Without the fresh heartbeats, the first boot after a warm start fails with "No valid host" (the last heartbeat
+is from before down.sh), and the first volume with "No valid backend" (no capabilities reported yet).
 """
 
 import datetime
@@ -17,7 +20,9 @@ import sqlalchemy as sa
 D = os.environ.get("DEVSTACK_CLOUD_DIR", "/tmp/devstack-client-cloud")
 PW = os.environ.get("DEVSTACK_CLOUD_PASSWORD", "secret")
 HOST = "compute1"
-started = datetime.datetime.fromisoformat(sys.argv[1]) if len(sys.argv) > 1 else datetime.datetime(1970, 1, 1)
+EPOCH = datetime.datetime(1970, 1, 1)
+started = datetime.datetime.fromisoformat(sys.argv[1]) if len(sys.argv) > 1 else EPOCH
+cinder_started = datetime.datetime.fromisoformat(sys.argv[2]) if len(sys.argv) > 2 else EPOCH
 deadline = time.monotonic() + float(os.environ.get("DEVSTACK_CLOUD_COMPUTE_TIMEOUT", "180"))
 
 conn = openstack.connect(
@@ -37,12 +42,22 @@ def mapped():
         return bool(c.execute(sa.text("SELECT count(*) FROM host_mappings WHERE host = :h"), {"h": HOST}).scalar())
 
 
+def fresh(service, since):
+    if service["state"] != "up" or not service["updated_at"]:
+        return False
+    return datetime.datetime.fromisoformat(service["updated_at"].rstrip("Z").split("+")[0]) >= since
+
+
 def service_up():
-    for s in conn.compute.get("/os-services?binary=nova-compute").json()["services"]:
-        if s["host"] == HOST and s["state"] == "up" and s["updated_at"]:
-            updated = datetime.datetime.fromisoformat(s["updated_at"].rstrip("Z").split("+")[0])
-            return updated >= started
-    return False
+    services = conn.compute.get("/os-services?binary=nova-compute").json()["services"]
+    return any(s["host"] == HOST and fresh(s, started) for s in services)
+
+
+def cinder_up():
+    services = conn.block_storage.get("/os-services").json()["services"]
+    reported = {s["binary"] for s in services if fresh(s, cinder_started)}
+    pools = conn.block_storage.get("/scheduler-stats/get_pools").json()["pools"]
+    return {"cinder-scheduler", "cinder-volume"} <= reported and any(p["name"].endswith("#fake") for p in pools)
 
 
 def provider_ready():
@@ -78,8 +93,10 @@ while True:
             state = f"nova-compute service not reported up since {started}"
         elif not provider_ready():
             state = f"no VCPU inventory in placement for {HOST}"
+        elif not cinder_up():
+            state = f"cinder-scheduler/cinder-volume not reported up since {cinder_started}, or no fake pool"
         else:
-            print(f"nova-compute on host {HOST} ready")
+            print(f"nova-compute on host {HOST} and cinder-volume ready")
             break
     except Exception as exc:  # a service still starting, a keep-alive connection closed under us, ...
         state = f"{type(exc).__name__}: {exc}"
