@@ -119,7 +119,8 @@ def _check_text(body: dict) -> list[dict[str, str]]:
 
 @ns.route("")
 class VolumeList(Resource):
-    @lists(ns, "volumes", volume, list_query, "One page of the project's volumes", errors=(400, 501))
+    # 409: the server filter names several servers.
+    @lists(ns, "volumes", volume, list_query, "One page of the project's volumes", errors=(400, 409, 501))
     def get(self, fields=None, **query):
         """List the volumes, a page at a time."""
         return _service().list_volumes(**query)

@@ -130,6 +130,19 @@ def test_list_by_an_unknown_server_is_400_naming_the_filter(client, cloud):
     assert cinder_calls(cloud) == []
 
 
+def test_list_by_a_server_name_two_servers_share_is_a_documented_409(client, cloud):
+    # regression (the fuzz run): an ambiguous server filter answered an undocumented 409
+    twins = [make_fake_server(name="web"), make_fake_server(name="web")]
+    cloud.nova("GET", "/servers/detail", body={"servers": twins})
+
+    response = client.get("/api/v1/volume?server=web")
+    responses = client.get("/swagger.json").json["paths"]["/api/v1/volume"]["get"]["responses"]
+
+    assert (response.status_code, response.json["code"]) == (409, "ambiguous_name")
+    assert "409" in responses
+    assert cinder_calls(cloud) == []
+
+
 @pytest.mark.parametrize("query", ["status=gone", "sort=password", "limit=0", "fields=password", "status=%00"])
 def test_a_bad_list_query_is_400_before_cinder(client, cloud, query):
     response = client.get(f"/api/v1/volume?{query}")
