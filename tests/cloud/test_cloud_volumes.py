@@ -277,7 +277,8 @@ def test_a_name_openstack_would_choke_on_is_400(gateway, name):
     assert gateway.get("/api/v1/volume", params={"name": name}).status_code in (200, 400)
 
 
-@pytest.mark.parametrize("ref", ["..", ".", "%2e%2e", "a%2Fb", "x%00y", "%F0%9F%9A%80", "' OR '1'='1"])
+# Not ".": HTTP clients resolve /api/v1/volume/. to /api/v1/volume/ (the list) before sending it.
+@pytest.mark.parametrize("ref", ["..", "%2e%2e", "a%2Fb", "x%00y", "%F0%9F%9A%80", "' OR '1'='1"])
 def test_a_hostile_ref_finds_nothing(gateway, ref):
     for method in ("GET", "DELETE"):
         resp = gateway.request(method, f"/api/v1/volume/{ref}")
