@@ -221,3 +221,36 @@ class InUse(GatewayError):
         self.ports = ports
         self.upstream_status = upstream_status
         self.upstream_request_id = upstream_request_id
+
+
+class NotSupported(GatewayError):
+    """The cloud lacks an optional service (its catalog has no entry for it)."""
+
+    def __init__(self, message: str, *, service_type: str) -> None:
+        super().__init__(message)
+        self.service_type = service_type
+
+
+class VolumeInUse(GatewayError):
+    """A volume attached to servers cannot be deleted."""
+
+    def __init__(self, volume: dict, servers: list[dict[str, str | None]]) -> None:
+        named = ", ".join(f"{s['name'] or s['id']} ({s['id']})" if s["name"] else s["id"] for s in servers)
+        super().__init__(f"Volume {volume['name'] or volume['id']!r} is attached to server {named}: detach it first.")
+        self.volume_id = volume["id"]
+        self.servers = servers
+
+
+class VolumeFailed(GatewayError):
+    def __init__(self, volume: dict) -> None:
+        super().__init__(f"Volume {volume['id']} went to {volume['status']}: Cinder could not create it.")
+        self.volume = volume
+
+
+class VolumeKeyReused(GatewayError):
+    def __init__(self, volume_id: str) -> None:
+        super().__init__(
+            f"This Idempotency-Key was used for a different request (volume {volume_id}); "
+            "use a new key for a new request."
+        )
+        self.volume_id = volume_id

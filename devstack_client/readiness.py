@@ -23,6 +23,7 @@ from openstack import exceptions as os_exc
 from devstack_client.config import COMPUTE_MICROVERSION
 from devstack_client.connection import SERVICES, CloudConnection
 from devstack_client.errors import CredentialsMissing, Misconfigured
+from devstack_client.services.volume import has_block_storage
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +111,20 @@ def run(cloud: CloudConnection, timeout: float) -> list[Check]:
     finally:
         if scratch:
             conn.session.session.close()  # its own pool of HTTP connections
+
+
+# Optional services: the catalog may lack them, and the gateway then answers 501 for what needs them.
+OPTIONAL = {"block-storage": "the volume endpoints and boot from volume answer 501 (`not_supported`)"}
+
+
+def absent_services(cloud: CloudConnection) -> dict[str, str]:
+    """The optional services the gateway's catalog lacks, each with what that disables (no upstream call)."""
+    if cloud.identity.problem:
+        return {}
+    try:
+        return {} if has_block_storage(cloud.get()) else dict(OPTIONAL)
+    except Exception:  # no catalog without a token: the checks say why
+        return {}
 
 
 def _attempt(name: str, check: Callable[[], dict[str, Any]]) -> Check:

@@ -28,13 +28,19 @@ KEYSTONE = "http://keystone.test/v3"
 NOVA = "http://nova.test/v2.1"
 GLANCE = "http://glance.test"
 NEUTRON = "http://neutron.test"
+# Cinder's catalog URL carries the project id, as devstack registers it (block-storage / volumev3).
+CINDER_ROOT = "http://cinder.test"
+CINDER = f"{CINDER_ROOT}/v3/{PROJECT_ID}"
 # The catalog of the gateway's token: service type -> (service name, public endpoint).
 CATALOG = {
     "compute": ("nova", NOVA),
     "image": ("glance", GLANCE),
     "network": ("neutron", NEUTRON),
     "identity": ("keystone", KEYSTONE),
+    "block-storage": ("cinder", CINDER),
 }
+# A cloud without Cinder: the volume endpoints answer 501 there.
+CATALOG_WITHOUT_CINDER = {kind: entry for kind, entry in CATALOG.items() if kind != "block-storage"}
 TOKEN = "gAAAAABtesttoken"
 # The image and network most tests boot from; IMAGE, NETWORK and CREATE (below) are built on them.
 IMAGE_ID = "8c6b7d4e-0f5e-4a8e-9a55-2d1b1f0f3a21"
@@ -387,6 +393,8 @@ class FakeCloud:
         mocker.get(f"{GLANCE}/", status_code=300, json=load_fixture("glance_versions.json"))
         # openstacksdk appends /v2.0 to Neutron's catalog URL and reads that.
         mocker.get(f"{NEUTRON}/v2.0", json=load_fixture("neutron_v2.0.json"))
+        # No Cinder discovery: openstacksdk asks for block-storage v3 and keystoneauth reads the version from
+        # the catalog URL (/v3/{project_id}) without a call.
 
     make_token = staticmethod(make_token)
 
@@ -409,6 +417,18 @@ class FakeCloud:
 
     def neutron(self, method: str, path: str, status: int = 200, body: Any = None, **kwargs: Any) -> Any:
         return self.on(method, f"{NEUTRON}/v2.0{path}", status, body, **kwargs)
+
+    def cinder(self, method: str, path: str, status: int = 200, body: Any = None, **kwargs: Any) -> Any:
+        return self.on(method, f"{CINDER}{path}", status, body, **kwargs)
+
+    def without_cinder(self) -> None:
+        """The gateway's token carries a catalog without block-storage (a cloud without Cinder)."""
+        self.token_request = self.mocker.post(
+            f"{KEYSTONE}/auth/tokens",
+            status_code=201,
+            json=self.make_token(CATALOG_WITHOUT_CINDER),
+            headers={"X-Subject-Token": TOKEN},
+        )
 
     def user_token(self, token: str, user_name: str, project_id: str, **kwargs: Any) -> Any:
         """Keystone validating a caller's ``token`` (GET /v3/auth/tokens, the token authenticating itself)."""
@@ -470,3 +490,89 @@ class FakeCloud:
             for r in self.history
             if r.url not in discovery and not r.url.startswith(f"{KEYSTONE}/auth/tokens")
         ]
+
+
+# -- Cinder (block-storage v3, microversion 3.60) -----------------------------------------
+
+
+def make_fake_volume(
+    volume_id: str | None = None,
+    name: str = "data-1",
+    status: str = "available",
+    size: int = 1,
+    attached_to: tuple[str, ...] = (),
+    device: str = "/dev/vdb",
+    **overrides: Any,
+) -> dict[str, Any]:
+    """A volume as Cinder 3.60 shows it to its owner (no admin-only os-vol-host-attr fields)."""
+    volume_id = volume_id or new_id()
+    volume = {
+        "id": volume_id,
+        "name": name,
+        "status": "in-use" if attached_to and status == "available" else status,
+        "size": size,
+        "availability_zone": "nova",
+        "created_at": "2026-11-30T10:02:11.000000",
+        "updated_at": "2026-11-30T10:02:12.000000",
+        "attachments": [
+            {
+                "id": volume_id,
+                "attachment_id": new_id(),
+                "volume_id": volume_id,
+                "server_id": server_id,
+                "host_name": "compute1",
+                "device": device,
+                "attached_at": "2026-11-30T10:05:00.000000",
+            }
+            for server_id in attached_to
+        ],
+        "description": None,
+        "volume_type": "__DEFAULT__",
+        "snapshot_id": None,
+        "source_volid": None,
+        "metadata": {},
+        "links": [
+            {"rel": "self", "href": f"{CINDER}/volumes/{volume_id}"},
+            {"rel": "bookmark", "href": f"{CINDER_ROOT}/{PROJECT_ID}/volumes/{volume_id}"},
+        ],
+        "user_id": USER_ID,
+        "bootable": "false",
+        "encrypted": False,
+        "replication_status": None,
+        "consistencygroup_id": None,
+        "multiattach": False,
+        "os-vol-tenant-attr:tenant_id": PROJECT_ID,
+        "group_id": None,
+        "provider_id": None,
+        "service_uuid": "b2a0f1c4-3e5d-4f6a-8b7c-9d0e1f2a3b4c",
+        "shared_targets": True,
+        "cluster_name": None,
+    }
+    volume.update(overrides)
+    return volume
+
+
+def cinder_error(status: int, message: str) -> dict[str, Any]:
+    """Cinder's error body (cinder/api/openstack/wsgi.py Fault): {"badRequest": {"message", "code"}} and the like."""
+    key = {400: "badRequest", 403: "forbidden", 404: "itemNotFound", 409: "conflictingRequest", 413: "overLimit"}.get(
+        status, "computeFault"
+    )
+    return {key: {"message": message, "code": status}}
+
+
+def make_fake_volume_limits(**absolute: Any) -> dict[str, Any]:
+    """Cinder's GET /limits: its defaults (10 volumes, 1000 GiB, 10 snapshots), nothing used."""
+    limits = {
+        "totalSnapshotsUsed": 0,
+        "maxTotalBackups": 10,
+        "maxTotalVolumeGigabytes": 1000,
+        "maxTotalSnapshots": 10,
+        "maxTotalBackupGigabytes": 1000,
+        "totalBackupGigabytesUsed": 0,
+        "maxTotalVolumes": 10,
+        "totalVolumesUsed": 0,
+        "totalBackupsUsed": 0,
+        "totalGigabytesUsed": 0,
+    }
+    limits.update(absolute)
+    return {"limits": {"rate": [], "absolute": limits}}

@@ -12,6 +12,7 @@ same wire-format JSON the other wire tests use.
 
 from __future__ import annotations
 
+import ast
 import html
 import re
 import uuid
@@ -22,6 +23,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 import requests_mock
 
 from tests.fakes import (
+    CINDER,
     GLANCE,
     IMAGE,
     KEYSTONE,
@@ -30,6 +32,7 @@ from tests.fakes import (
     NOVA,
     TOKEN,
     FakeCloud,
+    cinder_error,
     invalid_state_error,
     load_fixture,
     make_create_response,
@@ -39,6 +42,8 @@ from tests.fakes import (
     make_fake_limits,
     make_fake_network,
     make_fake_server_in,
+    make_fake_volume,
+    make_fake_volume_limits,
     make_remote_console,
     neutron_error,
     nova_error,
@@ -68,6 +73,8 @@ DATABASE_FAILURES = {
                "<br />\n\n\n", "code": "500 Internal Server Error", "title": "Internal Server Error"},
     "neutron": {"NeutronError": {"type": "HTTPInternalServerError", "detail": "",
                                  "message": "Request Failed: internal server error while processing your request."}},
+    "cinder": cinder_error(500, "The server has either erred or is incapable of performing the requested "
+                                "operation."),
 }  # fmt: skip
 
 
@@ -127,9 +134,11 @@ class PermissiveCloud:
         self.deleted_keypairs: set[str] = set()
         self.images = {IMAGE["id"]: IMAGE}
         self.neutron = PermissiveNeutron(self)  # security groups, floating IPs, ports, quotas
+        self.volumes: dict[str, dict[str, Any]] = {}
         # /readyz validates the gateway's own token with Keystone
         cloud.mocker.get(f"{KEYSTONE}/auth/tokens", json=cloud.make_token(), headers={"X-Subject-Token": TOKEN})
-        for service, root in (("nova", NOVA), ("glance", f"{GLANCE}/v2"), ("neutron", f"{NEUTRON}/v2.0")):
+        roots = (("nova", NOVA), ("glance", f"{GLANCE}/v2"), ("neutron", f"{NEUTRON}/v2.0"), ("cinder", CINDER))
+        for service, root in roots:
             cloud.mocker.register_uri(
                 requests_mock.ANY,
                 re.compile(re.escape(root) + "/.*"),
@@ -246,11 +255,48 @@ class PermissiveCloud:
             return make_remote_console()
         if method == "POST" and sub == ["action"]:
             return self._action(server, request.json(), context)
+        if sub[:1] == ["os-volume_attachments"]:
+            return self._attachments(server, method, sub[1:], request, context)
         context.status_code = 404
         return nova_error(404, "The resource could not be found.")
 
+    def _attachments(self, server: dict[str, Any], method: str, rest: list[str], request: Any, context: Any) -> Any:
+        volume_id = request.json()["volumeAttachment"]["volumeId"] if method == "POST" else rest[0]
+        volume = self.volume(volume_id)
+        if volume is None:
+            context.status_code = 404
+            return nova_error(404, f"Volume {volume_id} could not be found.")
+        attached = [a["server_id"] for a in volume["attachments"]]
+        if method == "POST":
+            if attached:
+                context.status_code = 400
+                return nova_error(400, f"Invalid volume: volume {volume_id} already attached")
+            volume.update(make_fake_volume(volume_id, volume["name"], attached_to=(server["id"],)))
+            server["os-extended-volumes:volumes_attached"].append({"id": volume_id, "delete_on_termination": False})
+            return {
+                "volumeAttachment": {
+                    "device": "/dev/vdb",
+                    "id": volume_id,
+                    "serverId": server["id"],
+                    "volumeId": volume_id,
+                    "tag": None,
+                    "delete_on_termination": False,
+                }
+            }
+        if server["id"] not in attached:
+            context.status_code = 404
+            return nova_error(404, f"volume_id not found: {volume_id}")
+        volume.update(make_fake_volume(volume_id, volume["name"]))
+        server["os-extended-volumes:volumes_attached"] = [
+            v for v in server["os-extended-volumes:volumes_attached"] if v["id"] != volume_id
+        ]
+        context.status_code = 202
+        return None
+
     def _create(self, body: dict[str, Any], context: Any) -> Any:
-        if body["imageRef"] not in self.images:
+        if "block_device_mapping_v2" in body:  # boot from volume: no imageRef
+            pass
+        elif body["imageRef"] not in self.images:
             context.status_code = 400
             return nova_error(400, "Can not find requested image")
         if body["flavorRef"] not in {f["id"] for f in FLAVORS}:
@@ -378,3 +424,76 @@ class PermissiveCloud:
             }
         context.status_code = 404
         return neutron_error("NetworkNotFound", f"Network {parts[1]} could not be found.")
+
+    # -- Cinder ----------------------------------------------------------------------
+
+    def volume(self, volume_id: str) -> dict[str, Any] | None:
+        if volume_id not in self.volumes and self._exists(volume_id):
+            self.volumes[volume_id] = make_fake_volume(volume_id, f"vol-{volume_id[:8]}")
+        return self.volumes.get(volume_id)
+
+    def _cinder(self, request: Any, context: Any) -> Any:
+        parts, query = self._route(request, CINDER)
+        method = request.method
+        context.headers["Content-Type"] = "application/json"
+        if parts == ["limits"]:
+            return make_fake_volume_limits(totalVolumesUsed=len(self.volumes) % 10)
+        if parts == ["volumes", "detail"]:
+            volumes = list(self.volumes.values())
+            if "name" in query:
+                name = query["name"][0]
+                volumes = [v for v in volumes if v["name"] == name] or [
+                    self.volumes.setdefault(
+                        _uuid_for(name, f"vol{n}"), make_fake_volume(_uuid_for(name, f"vol{n}"), name)
+                    )
+                    for n in range(self.matches(name))
+                ]
+            if "status" in query:
+                volumes = [v for v in volumes if v["status"] == query["status"][0]]
+            if "metadata" in query:
+                wanted = ast.literal_eval(query["metadata"][0])  # as Cinder reads it
+                volumes = [v for v in volumes if wanted.items() <= v["metadata"].items()]
+            return self._page(volumes, query, "volumes", context)
+        if parts == ["volumes"] and method == "POST":
+            asked = request.json()["volume"]
+            if asked.get("imageRef") and asked["imageRef"] not in self.images:
+                context.status_code = 400
+                return cinder_error(400, "Invalid image identifier or unable to access requested image.")
+            volume_id = _uuid_for(str(len(self.volumes)), "volume")  # not uuid4: the same ids every run
+            volume = make_fake_volume(
+                volume_id,
+                asked.get("name"),
+                size=asked["size"],
+                description=asked.get("description"),
+                metadata=asked.get("metadata", {}),
+            )
+            self.volumes[volume_id] = volume
+            context.status_code = 202
+            return {"volume": {**volume, "status": "creating"}}
+        volume = self.volume(parts[1]) if len(parts) > 1 else None
+        if volume is None:
+            context.status_code = 404
+            return cinder_error(404, f"Volume {parts[1] if len(parts) > 1 else ''} could not be found.")
+        if method == "GET" and len(parts) == 2:
+            return {"volume": volume}
+        if method == "PUT" and len(parts) == 2:
+            volume.update(request.json()["volume"])
+            return {"volume": volume}
+        if method == "DELETE" and len(parts) == 2:
+            if volume["attachments"]:
+                context.status_code = 400
+                return cinder_error(
+                    400,
+                    "Invalid volume: Volume status must be available or error or "
+                    "error_restoring or error_extending or error_managing and must not be "
+                    "migrating, attached, belong to a group, have snapshots, awaiting a "
+                    "transfer, or be disassociated from snapshots after volume transfer.",
+                )
+            del self.volumes[volume["id"]]
+            context.status_code = 202
+            return None
+        if method == "POST" and parts[2:] == ["metadata"]:
+            volume["metadata"].update(request.json()["metadata"])
+            return {"metadata": volume["metadata"]}
+        context.status_code = 404
+        return cinder_error(404, "The resource could not be found.")

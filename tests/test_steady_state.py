@@ -6,6 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tests.fakes import (
+    CINDER,
     GLANCE,
     KEYSTONE,
     NEUTRON,
@@ -17,6 +18,8 @@ from tests.fakes import (
     make_fake_limits,
     make_fake_network,
     make_fake_server,
+    make_fake_volume,
+    make_fake_volume_limits,
 )
 from tests.neutron_fakes import (
     PUBLIC_ID,
@@ -98,7 +101,7 @@ NETWORK_CASES = {
     "release floating IP": ("DELETE", f"/api/v1/floating-ip/{FIP['id']}", None, {"neutron": 1}),
     "release floating IP by address": ("DELETE", "/api/v1/floating-ip/172.24.4.228", None, {"neutron": 2}),
     "interfaces": ("GET", f"/api/v1/server/{SERVER_ID}/interfaces", None, {"neutron": 3}),
-    "limits": ("GET", "/api/v1/limits", None, {"nova": 3, "neutron": 1}),
+    "limits": ("GET", "/api/v1/limits", None, {"nova": 3, "neutron": 1, "cinder": 1}),
     "add group to server": (
         "POST",
         f"/api/v1/server/{SERVER_ID}/action",
@@ -134,6 +137,7 @@ def test_network_calls_cost_what_the_readme_says(client, cloud, case):
     cloud.nova("GET", "/os-keypairs", body={"keypairs": []})
     cloud.nova("POST", f"/servers/{SERVER_ID}/action", status=202)
     cloud.neutron("GET", f"/quotas/{PROJECT_ID}/details", body=make_fake_neutron_quota())
+    cloud.cinder("GET", "/limits", body=make_fake_volume_limits())
     cloud.neutron("GET", "/security-groups", body={"security_groups": [GROUP]})
     cloud.neutron("GET", f"/security-groups/{GROUP['id']}", body={"security_group": GROUP})
     cloud.neutron("POST", "/security-groups", status=201, body={"security_group": GROUP})
@@ -160,3 +164,67 @@ def test_network_calls_cost_what_the_readme_says(client, cloud, case):
     assert counted == Counter({service: 3 * n for service, n in expected.items()}), [
         f"{r.method} {r.url}" for r in after
     ]
+
+
+# What each volume operation costs once the connection is warm (README "Volumes"): path → its upstream calls.
+def _volume_costs():
+    volume_id = "6c1e4b7a-2f3d-4e5a-9b8c-0d1e2f3a4b5c"
+    attached = make_fake_volume(volume_id, attached_to=(SERVER_ID,))
+    return (
+        volume_id,
+        attached,
+        [
+            ("GET", "/api/v1/volume", None, [f"GET {CINDER}/volumes/detail?limit=101"]),
+            ("GET", "/api/v1/volume/data-1", None, [f"GET {CINDER}/volumes/detail?name=data-1"]),
+            (
+                "GET",
+                f"/api/v1/volume/{volume_id}",
+                None,
+                [f"GET {CINDER}/volumes/{volume_id}", f"GET {NOVA}/servers/{SERVER_ID}"],  # + 1 per attached server
+            ),
+            ("POST", "/api/v1/volume", {"name": "data-1", "size": 1}, [f"POST {CINDER}/volumes"]),
+            ("PATCH", f"/api/v1/volume/{volume_id}", {"name": "data-2"}, [f"PUT {CINDER}/volumes/{volume_id}"]),
+            (
+                "POST",
+                f"/api/v1/server/{SERVER_ID}/action",
+                {"action": "attach_volume", "volume": volume_id},
+                [f"POST {NOVA}/servers/{SERVER_ID}/os-volume_attachments"],
+            ),
+            (
+                "POST",
+                f"/api/v1/server/{SERVER_ID}/action",
+                {"action": "detach_volume", "volume": volume_id},
+                [f"DELETE {NOVA}/servers/{SERVER_ID}/os-volume_attachments/{volume_id}"],
+            ),
+            (
+                "GET",
+                f"/api/v1/server/{SERVER_ID}",
+                None,
+                [f"GET {NOVA}/servers/{SERVER_ID}", f"GET {CINDER}/volumes/{volume_id}"],  # + 1 per attached volume
+            ),
+        ],
+    )
+
+
+def test_each_volume_operation_costs_its_own_calls_and_no_discovery(client, cloud):
+    volume_id, attached, costs = _volume_costs()
+    volume = {"volume": attached}
+    server = make_fake_server(
+        SERVER_ID, **{"os-extended-volumes:volumes_attached": [{"id": volume_id, "delete_on_termination": False}]}
+    )
+    cloud.cinder("GET", "/volumes/detail", body={"volumes": [make_fake_volume(name="data-1")]})
+    cloud.cinder("GET", f"/volumes/{volume_id}", body=volume)
+    cloud.cinder("POST", "/volumes", 202, body=volume)
+    cloud.cinder("PUT", f"/volumes/{volume_id}", body={"volume": make_fake_volume(volume_id)})
+    cloud.nova("GET", f"/servers/{SERVER_ID}", body={"server": server})
+    cloud.nova("POST", f"/servers/{SERVER_ID}/os-volume_attachments", body={"volumeAttachment": {}})
+    cloud.nova("DELETE", f"/servers/{SERVER_ID}/os-volume_attachments/{volume_id}", 202)
+    cloud.nova("GET", "/flavors/detail", body={"flavors": [make_fake_flavor()]})
+    assert client.get("/api/v1/flavor").status_code == 200  # the warm-up
+
+    for _ in range(3):
+        for method, path, body, calls in costs:
+            warm = len(cloud.history)
+            response = client.open(path, method=method, json=body)
+            assert response.status_code < 300, (path, response.json)
+            assert [f"{r.method} {r.url}" for r in cloud.history[warm:]] == calls, path

@@ -11,7 +11,17 @@ from devstack_client import __version__, openapi3
 from devstack_client.api import auth, caching, common, errors, health, query, representation
 
 # One module of this package per namespace, served under /api/v1/<its name>: adding one is adding its name here.
-NAMESPACES = ("images", "flavors", "networks", "servers", "keypairs", "limits", "security_groups", "floating_ips")
+NAMESPACES = (
+    "images",
+    "flavors",
+    "networks",
+    "servers",
+    "keypairs",
+    "limits",
+    "security_groups",
+    "floating_ips",
+    "volumes",
+)
 
 DESCRIPTION = """\
 Manage virtual machines in an OpenStack cloud through one small JSON API.

@@ -70,6 +70,7 @@ ERRORS = {
     413: "The body is over 64 KiB (`request_entity_too_large`)",
     414: "The URL is over 4 KiB (`uri_too_long`)",
     415: "The body's Content-Type is not JSON (`unsupported_media_type`, with `accepted`)",
+    501: "The cloud has no service this needs, e.g. no Cinder for volumes (`not_supported`)",
     502: "OpenStack failed (`upstream_error`)",
     503: "OpenStack unreachable, unavailable or misconfigured",
     504: "OpenStack did not answer in time (`upstream_timeout`)",

@@ -39,18 +39,23 @@ from devstack_client.errors import (
     Misconfigured,
     NameInUse,
     NotFound,
+    NotSupported,
     PreconditionFailed,
     QuotaExceeded,
     StreamUnavailable,
     Unauthorized,
     UnsupportedMediaType,
     UriTooLong,
+    VolumeFailed,
+    VolumeInUse,
+    VolumeKeyReused,
 )
 from devstack_client.usertokens import REFUSED
 
 log = logging.getLogger(__name__)
 
-QUOTA_MARKERS = ("Quota exceeded", "is over a limit for")
+# Nova's words, then Cinder's (its 413 names the exception: "VolumeLimitExceeded: Maximum number of …").
+QUOTA_MARKERS = ("Quota exceeded", "is over a limit for", "LimitExceeded: ", "ExceedsAvailableQuota: ")
 # Every 401 says how to authenticate (RFC 9110); the realm names the gateway.
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="devstack-client"'}
 
@@ -263,6 +268,10 @@ ANSWERS: dict[type[Exception], Callable[[Any], ApiError]] = {
     CursorUnreadable: rule(410, "cursor_expired", lambda exc: {"upstream_request_id": exc.upstream_request_id}),
     StreamUnavailable: rule(503, "stream_unavailable", headers={"Retry-After": "5"}),
     DiscoveryFailed: rule(503, "upstream_unreachable", headers={"Retry-After": "5"}),
+    NotSupported: rule(501, "not_supported", lambda exc: {"service_type": exc.service_type}),
+    VolumeInUse: rule(409, "in_use", lambda exc: {"volume_id": exc.volume_id, "servers": exc.servers}),
+    VolumeKeyReused: rule(409, "idempotency_key_reused", lambda exc: {"volume_id": exc.volume_id}),
+    VolumeFailed: rule(502, "build_failed", lambda exc: {"volume": exc.volume}),
     os_exc.HttpException: lambda exc: _from_openstack(exc),
     ks_exc.Unauthorized: lambda exc: _authentication_failed(exc.http_status, getattr(exc, "request_id", None)),
     ks_exc.ConnectTimeout: _timeout,

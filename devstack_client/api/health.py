@@ -62,6 +62,11 @@ ready = ns.model(
                 "network": {"ok": True},
             },
         ),
+        "absent_services": fields.Raw(
+            description="Optional services the cloud's catalog lacks → what that disables (they do not make the "
+            "gateway unready)",
+            example={},
+        ),
         "checked_at": fields.String(
             description=f"When this worker last checked (it checks at most every {READY_TTL_SECONDS:g} s)",
             example="2026-11-26T20:41:07Z",
@@ -127,6 +132,7 @@ def _readiness() -> dict[str, Any]:
         "ready": reason is None,
         "reason": reason,
         "checks": checks,
+        "absent_services": readiness.absent_services(cloud()),
         "checked_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     if reason is not None:  # a 503: the same `code` and `message` as every other error answer

@@ -26,6 +26,10 @@ def _limit(description: str) -> fields.Nested:
     return fields.Nested(limit, description=description)
 
 
+def _cinder_limit(description: str) -> fields.Nested:
+    return fields.Nested(limit, allow_null=True, description=description)
+
+
 limits = ns.model(
     "Limits",
     {
@@ -42,6 +46,9 @@ limits = ns.model(
         "security_group_rules": _limit("Security group rules, of all groups (Neutron)"),
         "ports": _limit("Ports (Neutron)"),
         "networks": _limit("Networks (Neutron)"),
+        "volumes": _cinder_limit("Cinder: volumes (unit: volumes); null on a cloud without Cinder"),
+        "gigabytes": _cinder_limit("Cinder: GiB of all volumes and snapshots; null on a cloud without Cinder"),
+        "snapshots": _cinder_limit("Cinder: volume snapshots (unit: snapshots); null on a cloud without Cinder"),
     },
 )
 headroom = ns.model(

@@ -3,7 +3,7 @@
 from flask_restx import Model, Namespace, fields
 
 from devstack_client.api.common import MapOf, error_model
-from devstack_client.services import server_actions, server_network
+from devstack_client.services import server_actions, server_network, volume_actions
 from devstack_client.services.rules import MAX_TAGS, METADATA_VALUE_MAX, NAME_MAX, TAG_MAX, TAG_PATTERN
 
 server_image = Model(
@@ -33,6 +33,15 @@ fault = Model(
     },
 )
 server_security_group = Model("ServerSecurityGroup", {"name": fields.String(example="default")})
+server_volume = Model(
+    "ServerVolume",
+    {
+        "id": fields.String(example="6c1e4b7a-2f3d-4e5a-9b8c-0d1e2f3a4b5c"),
+        "name": fields.String(nullable=True, description="In a show only (null in lists)", example="data-1"),
+        "device": fields.String(nullable=True, description="In a show only (null in lists)", example="/dev/vdb"),
+        "size": fields.Integer(nullable=True, description="GiB; in a show only (null in lists)", example=1),
+    },
+)
 
 
 class StringMap(fields.Raw):
@@ -97,6 +106,10 @@ server = Model(
             description="Its ports' security groups, by name (as Nova lists them); "
             "GET /api/v1/server/{ref}/interfaces has their ids",
         ),
+        "volumes": fields.List(
+            fields.Nested(server_volume),
+            description="The volumes attached to it (its boot volume too); name, device and size in a show only",
+        ),
     },
 )
 
@@ -125,6 +138,23 @@ server_create = Model(
         "metadata": StringMap(description="Key → value strings", example={"role": "web"}),
         "availability_zone": fields.String(min_length=1, max_length=NAME_MAX, example="nova"),
         "description": fields.String(max_length=NAME_MAX, example="Front-end web server"),
+        "boot_volume_size": fields.Integer(
+            min=1,
+            max=2**31 - 1,
+            description="Boot from a new volume of this many GiB, made from the image (needs Cinder)",
+            example=1,
+        ),
+        "boot_volume": fields.String(
+            min_length=1,
+            max_length=NAME_MAX,
+            description="Boot from this existing bootable volume (id or exact name) instead of an image",
+            example="boot-disk",
+        ),
+        "delete_on_termination": fields.Boolean(
+            description="With boot_volume_size or boot_volume: delete the volume with the server (default: true "
+            "for a new volume, false for an existing one)",
+            example=True,
+        ),
     },
     strict=True,
 )
@@ -172,7 +202,9 @@ server_action = Model(
     "ServerAction",
     {
         "action": fields.String(
-            required=True, enum=[*server_actions.ACTIONS, *server_network.ACTIONS], example="reboot"
+            required=True,
+            enum=[*server_actions.ACTIONS, *server_network.ACTIONS, *volume_actions.ACTIONS],
+            example="reboot",
         ),
         "type": fields.String(
             enum=list(server_actions.REBOOT_TYPES), description="reboot only; default soft", example="hard"
@@ -193,6 +225,18 @@ server_action = Model(
         "release": fields.Boolean(
             description="remove_floating_ip only: also release the address (default false)", example=False
         ),
+        "volume": fields.String(
+            min_length=1,
+            max_length=NAME_MAX,
+            description="attach_volume and detach_volume only, required: the volume's id or exact name",
+            example="data-1",
+        ),
+        "device": fields.String(
+            min_length=1,
+            max_length=NAME_MAX,
+            description="attach_volume only: the device path to ask for (the hypervisor may choose another)",
+            example="/dev/vdb",
+        ),
     },
     strict=True,
 )
@@ -209,7 +253,8 @@ action_accepted = Model(
         "target_status": fields.String(
             nullable=True,
             description="The status the server reaches when Nova is done (task_state null again); "
-            "null for a snapshot, which leaves the status alone",
+            "null for a snapshot, which leaves the status alone; for attach_volume and detach_volume, the "
+            "status the volume reaches (in-use, available): poll the volume (Location)",
             example="ACTIVE",
         ),
         "image_id": fields.String(
@@ -331,6 +376,7 @@ def register(ns: Namespace) -> None:
         fault,
         address,
         server_security_group,
+        server_volume,
         server,
         server_create,
         named,

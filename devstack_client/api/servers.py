@@ -34,12 +34,13 @@ from devstack_client.api.validation import parse_body
 from devstack_client.appctx import get_connection, settings
 from devstack_client.config import MAX_WAIT_SECONDS
 from devstack_client.metrics import CREATES_IN_FLIGHT
-from devstack_client.services import ComputeService, server_network
+from devstack_client.services import ComputeService, boot_volume, server_network, volume_actions
 from devstack_client.services.compute import SERVERS
 from devstack_client.services.launch import LaunchService
 from devstack_client.services.rules import CONSOLE_LOG_MAX_LINES
 from devstack_client.services.server_actions import ServerActionService, text_errors
 from devstack_client.services.server_network import ServerNetworkService
+from devstack_client.services.volume_actions import VolumeActionService
 
 ns = Namespace("server", description="Nova servers (virtual machines)")
 register_models(ns)
@@ -186,11 +187,14 @@ def _unless_changed(ref: str) -> str:
 
 
 def _check_create(body: dict) -> list[dict[str, str]]:
+    # An existing boot volume replaces the image (services/boot_volume.py checks the rest of the volume fields).
+    kinds = ("flavor", "network") if body.get("boot_volume") else ("image", "flavor", "network")
     errors = [
         {"field": kind, "message": f"give one of {kind} (id or name) and {kind}_id"}
-        for kind in ("image", "flavor", "network")
+        for kind in kinds
         if len([name for name in (kind, f"{kind}_id") if body.get(name)]) != 1
     ]
+    errors += boot_volume.field_errors(body)
     # Nova's own name rules, checked here so that nothing is sent that Nova would refuse.
     name, description = body.get("name"), body.get("description")
     texts = text_errors(name if isinstance(name, str) else None, description if isinstance(description, str) else None)
@@ -253,21 +257,33 @@ class ServerAction(Resource):
     @if_match
     @documents_errors(ns, 404, *BODY_ERRORS, *READ_ERRORS)
     @ns.response(409, f"{INVALID_STATE}, or the name is ambiguous (`ambiguous_name`)", invalid_state_error)
-    @ns.header("Location", "Where to poll: the server, or for a snapshot the new image")
+    @ns.response(501, "attach_volume, detach_volume: the cloud has no Cinder (`not_supported`)", error_model)
+    @ns.header("Location", "Where to poll: the server, for a snapshot the new image, for a volume action the volume")
     @ns.marshal_with(action_accepted, code=202, description="Accepted; poll the server until it has target_status")
     def post(self, ref):
-        """Start, stop, reboot, pause, unpause, suspend, resume or snapshot a server, or change its network access."""
+        """Start, stop, reboot, pause, unpause, suspend, resume or snapshot a server, change its network access, or
+        attach or detach a volume."""
         body = parse_body(server_action, check=lambda body: server_network.field_errors(body.get("action"), body))
+        volume_actions.check_fields(body["action"], body)
         ref = _unless_changed(ref)
         if body["action"] in server_network.ACTIONS:
             fields = {name: body[name] for name in server_network.FIELDS if name in body}
-            accepted = ServerNetworkService(get_connection()).act(ref, action=body["action"], **fields)
-            return {**accepted, "image_id": None}, 202, {"Location": url_for("server_server", ref=accepted["id"])}
-        accepted = ServerActionService(get_connection()).act(
-            ref, action=body["action"], reboot_type=body.get("type"), name=body.get("name")
-        )
+            accepted = {
+                **ServerNetworkService(get_connection()).act(ref, action=body["action"], **fields),
+                "image_id": None,
+            }
+        elif body["action"] in volume_actions.ACTIONS:
+            accepted = VolumeActionService(get_connection()).act_on_volume(
+                ref, action=body["action"], volume=body["volume"], device=body.get("device")
+            )
+        else:
+            accepted = ServerActionService(get_connection()).act(
+                ref, action=body["action"], reboot_type=body.get("type"), name=body.get("name")
+            )
         events.poke()
-        if accepted["image_id"]:
+        if accepted.get("volume_id"):  # not in the answer's model: Location names the volume
+            location = url_for("volume_volume", ref=accepted["volume_id"])
+        elif accepted["image_id"]:
             location = url_for("image_image", ref=accepted["image_id"])
         else:
             location = url_for("server_server", ref=accepted["id"])

@@ -57,6 +57,7 @@ def page(
     limit: int,
     marker: str | None = None,
     params: dict[str, Any] | None = None,
+    microversion: str | None = None,
 ) -> Page:
     """Fetch one page in one call; ``next_marker`` is set only when more items exist.
 
@@ -67,7 +68,8 @@ def page(
     query = {**(params or {}), "limit": limit + 1}
     if marker:
         query["marker"] = marker
-    body = call(api, "GET", listing.path, params=query)
+    extra = {"microversion": microversion} if microversion else {}  # Cinder's: openstacksdk sends none
+    body = call(api, "GET", listing.path, params=query, **extra)
     items = body.get(listing.key, [])
     if len(items) > limit:
         return Page(items[:limit], items[limit - 1]["id"])

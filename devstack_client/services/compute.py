@@ -11,7 +11,7 @@ from keystoneauth1 import exceptions as ks_exc
 from openstack import connection
 from openstack import exceptions as os_exc
 
-from devstack_client.errors import DiscoveryFailed, InvalidRequest, NotFound
+from devstack_client.errors import DiscoveryFailed, GatewayError, InvalidRequest, NotFound
 from devstack_client.services._pages import Listing, Page, page, walk
 from devstack_client.services._wire import call, exact_name_regex, find, is_uuid
 from devstack_client.services.cursor import Cursor, scheduling
@@ -80,6 +80,11 @@ def shape_server(server: dict[str, Any]) -> dict[str, Any]:
         # Nova lists a group once per port: once here. Names only (Nova's): GET .../interfaces has the ids.
         "security_groups": [
             {"name": name} for name in dict.fromkeys(g.get("name") for g in server.get("security_groups") or [])
+        ],
+        # Nova lists only the ids; a show adds each volume's name, device and size from Cinder (get_server).
+        "volumes": [
+            {"id": v["id"], "name": None, "device": None, "size": None}
+            for v in server.get("os-extended-volumes:volumes_attached") or []
         ],
     }
 
@@ -238,7 +243,34 @@ class ComputeService:
         return self._find_server(ref)
 
     def get_server(self, ref: str) -> dict[str, Any]:
-        return shape_server(self._find_server(ref))
+        """The server, with its volumes' names, devices and sizes (one Cinder call per attached volume)."""
+        server = shape_server(self._find_server(ref))
+        if server["volumes"]:
+            self._add_volume_details(server)
+        return server
+
+    def _add_volume_details(self, server: dict[str, Any]) -> None:
+        # Imported here: the volume service resolves servers through this one.
+        from devstack_client.services.volume import VolumeService
+
+        try:
+            details = VolumeService(self._conn).volume_details([v["id"] for v in server["volumes"]])
+        except (*UPSTREAM_FAILURES, GatewayError):
+            # Details are a convenience: Cinder down (or gone from the catalog) must not fail the show.
+            log.warning("volume details unavailable for server %s", server["id"], exc_info=False)
+            return
+        for volume in server["volumes"]:
+            found = details[volume["id"]]
+            attachments = found.get("attachments") or []
+            device = next((a.get("device") for a in attachments if a.get("server_id") == server["id"]), None)
+            volume.update(name=found.get("name"), size=found.get("size"), device=device)
+
+    def server_name(self, server_id: str) -> str | None:
+        """A server's name, or None if it is gone (or cannot be read now)."""
+        try:
+            return call(self._api, "GET", f"/servers/{server_id}")["server"].get("name")
+        except UPSTREAM_FAILURES:
+            return None
 
     def delete_server(self, ref: str) -> None:
         server_id = ref if is_uuid(ref) else self._find_server(ref)["id"]

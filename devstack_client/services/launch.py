@@ -25,6 +25,7 @@ from devstack_client.errors import (
     QuotaExceeded,
 )
 from devstack_client.services._wire import call, exact_name_regex
+from devstack_client.services.boot_volume import BootVolumes
 from devstack_client.services.compute import ComputeService, shape_server
 from devstack_client.services.image import ImageService
 from devstack_client.services.limits import LIMITS, PER_SERVER, shape_limit
@@ -91,6 +92,7 @@ class LaunchService:
     def __init__(
         self, conn: connection.Connection, *, idempotency_ttl: float = 86400, settle_seconds: float = 2.0
     ) -> None:
+        self._conn = conn
         self._api = conn.compute
         self._compute = ComputeService(conn)
         self._images = ImageService(conn)
@@ -134,10 +136,15 @@ class LaunchService:
         refs = self._refs(request, lookup_ids=False)
         server: dict[str, Any] = {
             "name": request["name"],
-            "imageRef": refs["image"]["id"],
             "flavorRef": refs["flavor"]["id"],
             "networks": [{"uuid": refs["network"]["id"]}],
         }
+        if _boots_from_volume(request):
+            # No imageRef: the boot volume (made from the image, or an existing one) is the server's disk.
+            image_id = refs["image"]["id"] if "image" in refs else None
+            server["block_device_mapping_v2"] = BootVolumes(self._conn).block_devices(request, image_id)
+        else:
+            server["imageRef"] = refs["image"]["id"]
         server.update({name: request[name] for name in OPTIONAL if request.get(name)})
         if request.get("user_data"):
             server["user_data"] = base64.b64encode(request["user_data"].encode()).decode()
@@ -156,6 +163,8 @@ class LaunchService:
         }
         refs = {}
         for kind, get in getters.items():
+            if kind == "image" and request.get("boot_volume"):
+                continue  # an existing boot volume replaces the image
             field = kind if request.get(kind) else f"{kind}_id"
             ref = request[field]
             if field.endswith("_id") and not lookup_ids:
@@ -223,8 +232,17 @@ class LaunchService:
     def dry_run(self, request: dict[str, Any]) -> dict[str, Any]:
         """Check what a create would check, and more; create nothing."""
         refs = self._refs(request, lookup_ids=True)
-        image, flavor, network = refs["image"], refs["flavor"], refs["network"]
-        _check_fit(image, flavor)
+        image, flavor, network = refs.get("image"), refs["flavor"], refs["network"]
+        boot_volume = None
+        if request.get("boot_volume"):
+            found = BootVolumes(self._conn).find_bootable(request["boot_volume"])
+            boot_volume = {"id": found["id"], "name": found["name"], "size": found["size"], "new": False}
+        elif request.get("boot_volume_size"):
+            size = request["boot_volume_size"]
+            BootVolumes(self._conn).check_quota(size)  # Cinder's quota, before Nova's below
+            boot_volume = {"id": None, "name": None, "size": size, "new": True}
+        else:
+            _check_fit(image, flavor)  # a boot volume, not the flavor's disk, holds the image
         twins = call(self._api, "GET", "/servers/detail", params={"name": exact_name_regex(request["name"])})
         taken = [{"id": s["id"], "name": s["name"]} for s in twins["servers"] if s["name"] == request["name"]]
         if taken:
@@ -232,10 +250,11 @@ class LaunchService:
         self._check_quota(flavor)
         return {
             "name": request["name"],
-            "image": {"id": image["id"], "name": image["name"]},
+            "image": {"id": image["id"], "name": image["name"]} if image else None,
             "flavor": {k: flavor[k] for k in ("id", "name", "vcpus", "ram", "disk")},
             "network": {"id": network["id"], "name": network["name"]},
             **{name: request.get(name) for name in (*OPTIONAL, "security_groups", "metadata")},
+            **({"boot_volume": boot_volume} if boot_volume else {}),
         }
 
     def _check_quota(self, flavor: dict[str, Any]) -> None:
@@ -253,6 +272,10 @@ class LaunchService:
             raise QuotaExceeded(
                 f"Quota exceeded for {names}: Requested {requested}, but already used {used} of {limits} {names}"
             )
+
+
+def _boots_from_volume(request: dict[str, Any]) -> bool:
+    return bool(request.get("boot_volume") or request.get("boot_volume_size"))
 
 
 def _check_fit(image: dict[str, Any], flavor: dict[str, Any]) -> None:

@@ -10,6 +10,7 @@ from devstack_client.services._pages import walk
 from devstack_client.services._wire import call, service
 from devstack_client.services.compute import FLAVORS
 from devstack_client.services.keypair import KeypairService
+from devstack_client.services.volume import VolumeService, has_block_storage
 
 # Our name → Nova's absolute limit, Nova's usage (None: Nova does not count
 # it project-wide), unit. The keys are those of GET /limits at 2.79 (2.36
@@ -34,6 +35,13 @@ NEUTRON_LIMITS: dict[str, tuple[str, str]] = {
     "networks": ("network", "networks"),
 }
 
+# Cinder's, in the same shape: our name → its absolute limit, its usage, unit (Cinder's GET /limits).
+VOLUME_LIMITS: dict[str, tuple[str, str | None, str]] = {
+    "volumes": ("maxTotalVolumes", "totalVolumesUsed", "volumes"),
+    "gigabytes": ("maxTotalVolumeGigabytes", "totalGigabytesUsed", "GiB"),
+    "snapshots": ("maxTotalSnapshots", "totalSnapshotsUsed", "snapshots"),
+}
+
 # What one more server of a flavor consumes, per limit.
 PER_SERVER = (("instances", lambda f: 1), ("cores", lambda f: f.get("vcpus")), ("ram", lambda f: f.get("ram")))
 
@@ -48,6 +56,11 @@ def shape_limit(absolute: dict[str, Any], max_key: str, used_key: str | None, un
     # Usage can exceed a limit lowered after the fact: nothing remains then.
     remaining = max(maximum - used, 0) if maximum is not None and used is not None else None
     return {"max": maximum, "used": used, "remaining": remaining, "unit": unit}
+
+
+def volume_limits(absolute: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Cinder's limits and usage in Nova's shape."""
+    return {name: shape_limit(absolute, *spec) for name, spec in VOLUME_LIMITS.items()}
 
 
 def headroom(limits: dict[str, dict[str, Any]], flavor: dict[str, Any]) -> dict[str, Any]:
@@ -90,7 +103,8 @@ class LimitsService:
         return {name: shape_neutron_limit(quota.get(key), unit) for name, (key, unit) in NEUTRON_LIMITS.items()}
 
     def get_limits(self) -> dict[str, Any]:
-        """Limits, usage and per-flavor headroom: three Nova calls whatever the number of flavors, one Neutron."""
+        """Limits, usage and per-flavor headroom: three Nova calls whatever the number of flavors, one Neutron
+        (+1 Cinder)."""
         absolute = call(self._api, "GET", "/limits")["limits"]["absolute"]
         limits = {name: shape_limit(absolute, *spec) for name, spec in LIMITS.items()}
         keypairs = limits["keypairs"]
@@ -99,4 +113,8 @@ class LimitsService:
             keypairs["remaining"] = max(keypairs["max"] - keypairs["used"], 0)
         limits.update(self.neutron_limits())
         flavors = walk(self._api, FLAVORS)
-        return {"limits": limits, "headroom": [headroom(limits, f) for f in flavors]}
+        room = [headroom(limits, f) for f in flavors]
+        # Cinder's (one more call), or null on a cloud without Cinder.
+        cinder = volume_limits(VolumeService(self._conn).get_limits()) if has_block_storage(self._conn) else {}
+        limits.update({name: cinder.get(name) for name in VOLUME_LIMITS})
+        return {"limits": limits, "headroom": room}

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.fakes import KEYSTONE, SERVER_ID
+from tests.fakes import CINDER, KEYSTONE, SERVER_ID
 from tests.permissive_cloud import PermissiveCloud
 
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
@@ -30,6 +30,8 @@ BODIES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "edit server": ("PATCH", f"/api/v1/server/{SERVER_ID}", {"name": "web-2", "description": "d"}),
     "snapshot server": ("POST", f"/api/v1/server/{SERVER_ID}/action", {"action": "snapshot", "name": "snap"}),
     "create keypair": ("POST", "/api/v1/keypair", {"name": "my-key"}),
+    "create volume": ("POST", "/api/v1/volume", {"name": "data-1", "size": 1}),
+    "edit volume": ("PATCH", "/api/v1/volume/data-1", {"name": "data-2", "description": "d"}),
 }
 MB = 1024 * 1024
 
@@ -210,6 +212,22 @@ FIELD_CASES: dict[str, tuple[str, dict[str, Any]]] = {
     "keypair: public_key empty": ("create keypair", {"public_key": ""}),
     "keypair: public_key a number": ("create keypair", {"public_key": 1}),
     "keypair: unknown field": ("create keypair", {"private_key": "x"}),
+    "volume: size 0": ("create volume", {"size": 0}),
+    "volume: size a string": ("create volume", {"size": "1"}),
+    "volume: size a fraction": ("create volume", {"size": 1.5}),
+    "volume: size over Cinder's integer": ("create volume", {"size": 2**31}),
+    "volume: size null": ("create volume", {"size": None}),
+    "volume: image empty": ("create volume", {"image": ""}),
+    "volume: volume_type empty": ("create volume", {"volume_type": ""}),
+    "volume: description a control character": ("create volume", {"description": "a\x07b"}),
+    "volume: unknown field": ("create volume", {"metadata": {}}),
+    "volume edit: size": ("edit volume", {"size": 2}),
+    "volume edit: description null": ("edit volume", {"description": None}),
+    "action: attach_volume without volume": ("snapshot server", {"action": "attach_volume", "name": None}),
+    "action: volume on a snapshot": ("snapshot server", {"volume": "data-1"}),
+    "create: boot_volume_size 0": ("create server", {"boot_volume_size": 0}),
+    "create: boot_volume and an image": ("create server", {"boot_volume": "disk"}),
+    "create: delete_on_termination alone": ("create server", {"delete_on_termination": True}),
 }
 
 
@@ -311,6 +329,12 @@ OPERATIONS = [
     ("GET", "/api/v1/keypair/my-key", None),
     ("DELETE", "/api/v1/keypair/my-key", None),
     ("GET", "/api/v1/limits", None),
+    ("GET", "/api/v1/volume", None),
+    ("POST", "/api/v1/volume", BODIES["create volume"][2]),
+    ("GET", "/api/v1/volume/data-1", None),
+    ("PATCH", "/api/v1/volume/data-1", BODIES["edit volume"][2]),
+    ("DELETE", "/api/v1/volume/data-1", None),
+    ("POST", f"/api/v1/server/{SERVER_ID}/action", {"action": "attach_volume", "volume": "data-1"}),
 ]
 
 
@@ -374,6 +398,9 @@ ID_OPERATIONS = [
     ("GET", "/api/v1/network/{}"),
     ("GET", "/api/v1/keypair/{}"),
     ("DELETE", "/api/v1/keypair/{}"),
+    ("GET", "/api/v1/volume/{}"),
+    ("PATCH", "/api/v1/volume/{}"),
+    ("DELETE", "/api/v1/volume/{}"),
 ]
 ID_BODIES = {"PATCH": {"name": "web-2"}, "POST": {"action": "stop"}}
 
@@ -395,7 +422,7 @@ def test_a_strange_id_finds_nothing_and_leaves_its_path(client, cloud, nothing_e
         assert_refused(response, response.status_code, None, cloud)
     # regression: "." and ".." were sent as path segments, and HTTP clients resolve those
     # (DELETE /api/v1/keypair/.. went out as DELETE /v2.1/).
-    service_roots = {"http://nova.test/v2.1/", "http://glance.test/v2/", "http://neutron.test/v2.0/"}
+    service_roots = {"http://nova.test/v2.1/", "http://glance.test/v2/", "http://neutron.test/v2.0/", f"{CINDER}/"}
     for sent in cloud.api_calls():
         url = sent.split(" ", 1)[1]
         assert any(url.startswith(root) and len(url) > len(root) for root in service_roots), sent

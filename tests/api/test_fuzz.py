@@ -83,6 +83,7 @@ def wire():
         PermissiveCloud(FakeCloud(mocker))
         # An idempotent create waits for concurrent twins, and ?wait=true polls: no time passes on a fake wire.
         mp.setattr("devstack_client.services.launch.time.sleep", lambda _: None)
+        mp.setattr("devstack_client.services.volume.time.sleep", lambda _: None)
         yield
 
 

@@ -1,6 +1,16 @@
 import pytest
 
-from tests.fakes import NEUTRON, NOVA, PROJECT_ID, make_fake_flavor, make_fake_keypair, make_fake_limits, nova_error
+from tests.fakes import (
+    CINDER,
+    NEUTRON,
+    NOVA,
+    PROJECT_ID,
+    make_fake_flavor,
+    make_fake_keypair,
+    make_fake_limits,
+    make_fake_volume_limits,
+    nova_error,
+)
 from tests.neutron_fakes import make_fake_neutron_quota
 
 FLAVORS = [
@@ -15,6 +25,7 @@ CALLS = [
     f"GET {NOVA}/os-keypairs?limit=1000",
     f"GET {NEUTRON}/v2.0/quotas/{PROJECT_ID}/details",
     f"GET {NOVA}/flavors/detail?limit=1000",
+    f"GET {CINDER}/limits",  # the cloud has Cinder (tests/api/test_volume_limits.py)
 ]
 
 
@@ -26,6 +37,7 @@ def nova(cloud):
         cloud.nova("GET", "/os-keypairs", body={"keypairs": items})
         cloud.nova("GET", "/flavors/detail", body={"flavors": flavors})
         cloud.neutron("GET", f"/quotas/{PROJECT_ID}/details", body=make_fake_neutron_quota())
+        cloud.cinder("GET", "/limits", body=make_fake_volume_limits())
 
     return answer
 
@@ -48,6 +60,9 @@ def test_limits_usage_and_headroom(client, cloud, nova):
         "server_groups": {"max": 10, "used": 1, "remaining": 9, "unit": "server groups"},
         "server_group_members": {"max": 10, "used": None, "remaining": None, "unit": "servers per group"},
         "server_metadata_items": {"max": 128, "used": None, "remaining": None, "unit": "items per server"},
+        "volumes": {"max": 10, "used": 0, "remaining": 10, "unit": "volumes"},
+        "gigabytes": {"max": 1000, "used": 0, "remaining": 1000, "unit": "GiB"},
+        "snapshots": {"max": 10, "used": 0, "remaining": 10, "unit": "snapshots"},
     }
     assert {
         name: response.json["limits"][name] for name in nova_limits
@@ -60,7 +75,7 @@ def test_limits_usage_and_headroom(client, cloud, nova):
         {"flavor_id": "5", "flavor_name": "m1.xlarge", "vcpus": 8, "ram": 16384, "fits": 2, "limited_by": "cores"},
     ]
     assert cloud.api_calls() == CALLS
-    api = [r for r in cloud.history if r.url.startswith(f"{NOVA}/")]  # not the version document
+    api = [r for r in cloud.history if r.url.startswith(f"{NOVA}/")]  # not the version document (nor Cinder)
     assert [r.headers["OpenStack-API-Version"] for r in api] == ["compute 2.79"] * 3
 
 

@@ -51,6 +51,7 @@ def test_list_servers(client, cloud):
         "updated_at": "2026-11-02T09:14:09Z",
         "fault": None,
         "security_groups": [{"name": "default"}],
+        "volumes": [],
     }
     assert response.json["servers"][1]["fault"] == {
         "code": 500,

@@ -4,8 +4,8 @@
  * both, and that every operation of docs/openapi.json is called here).
  *
  * Run it against a gateway: `GATEWAY=http://127.0.0.1:8080 API_KEY=… node dist/examples/usage.js`
- * after `npx tsc -p .` (it creates and deletes a server, a keypair and a security group named `ts-example…`, and
- * a floating IP).
+ * after `npx tsc -p .` (it creates and deletes a server, a keypair, a security group and a volume named
+ * `ts-example…`, and a floating IP).
  */
 import { ApiError, createClient, pages, serverEvents, type Server } from "../src/index.js";
 
@@ -129,6 +129,7 @@ export async function servers(refs: { image: string; flavor: string; network: st
   }
 
   await networking(ref);
+  await volumes(ref);
 
   const deleted = await client.DELETE("/api/v1/server/{ref}", { params: { path: { ref } } });
   console.log("deleting:", deleted.response.status === 204);
@@ -203,6 +204,36 @@ export async function networking(server: string): Promise<void> {
   const all = await client.GET("/api/v1/floating-ip", { params: { query: { status: "DOWN" } } });
   console.log((all.data?.floating_ips ?? []).length, "floating IPs down");
   await client.DELETE("/api/v1/floating-ip/{ref}", { params: { path: { ref: address } } });
+}
+
+export async function volumes(server: string): Promise<void> {
+  // A 1 GiB volume, attached to the server, detached, renamed and deleted.
+  const created = await client.POST("/api/v1/volume", {
+    body: { name: "ts-example-data", size: 1 },
+    params: { query: { wait: true }, header: { "Idempotency-Key": "ts-example-volume-1" } },
+  });
+  if (created.error) fail(created.response.status, created.error);
+  const ref = created.data.id;
+  const attached = await client.POST("/api/v1/server/{ref}/action", {
+    params: { path: { ref: server } },
+    body: { action: "attach_volume", volume: ref },
+  });
+  console.log("attaching; poll the volume until", attached.data?.target_status ?? attached.error?.code);
+  const shown = await client.GET("/api/v1/volume/{ref}", { params: { path: { ref } } });
+  console.log(shown.data?.status, shown.data?.size, "GiB");
+  const onServer = await client.GET("/api/v1/volume", { params: { query: { server } } });
+  console.log((onServer.data?.volumes ?? []).map((v) => v.name ?? v.id));
+  await client.POST("/api/v1/server/{ref}/action", {
+    params: { path: { ref: server } },
+    body: { action: "detach_volume", volume: ref },
+  });
+  const renamed = await client.PATCH("/api/v1/volume/{ref}", {
+    params: { path: { ref } },
+    body: { name: "ts-example-data-2" },
+  });
+  console.log(renamed.data?.name ?? renamed.error?.message);
+  const deleted = await client.DELETE("/api/v1/volume/{ref}", { params: { path: { ref } } });
+  console.log("volume deleted:", deleted.response.status === 204, deleted.error?.code ?? "");
 }
 
 async function main(): Promise<void> {

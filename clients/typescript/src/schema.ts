@@ -378,7 +378,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Start, stop, reboot, pause, unpause, suspend, resume or snapshot a server, or change its network access */
+        /**
+         * Start, stop, reboot, pause, unpause, suspend, resume or snapshot a server, change its network access, or
+         * @description attach or detach a volume.
+         */
         post: operations["post_server_action"];
         delete?: never;
         options?: never;
@@ -447,6 +450,46 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/api/v1/volume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List the volumes, a page at a time */
+        get: operations["get_volume_list"];
+        put?: never;
+        /** Create a volume, empty or from an image */
+        post: operations["post_volume_list"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/volume/{ref}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Volume id or exact name */
+                ref: string;
+            };
+            cookie?: never;
+        };
+        /** Show one volume, by id or name */
+        get: operations["get_volume"];
+        put?: never;
+        post?: never;
+        /** Delete a volume that is attached to no server */
+        delete: operations["delete_volume"];
+        options?: never;
+        head?: never;
+        /** Rename a volume or change its description */
+        patch: operations["patch_volume"];
         trace?: never;
     };
     "/healthz": {
@@ -830,6 +873,8 @@ export interface components {
             cores: components["schemas"]["Limit"];
             /** @description Floating IPs (Neutron) */
             floating_ips: components["schemas"]["Limit"];
+            /** @description Cinder: GiB of all volumes and snapshots; null on a cloud without Cinder */
+            gigabytes: components["schemas"]["Limit"] | null;
             /** @description Servers (unit: servers) */
             instances: components["schemas"]["Limit"];
             /** @description Keypairs of the gateway's user: Nova counts them per user, not per project */
@@ -850,6 +895,10 @@ export interface components {
             server_groups: components["schemas"]["Limit"];
             /** @description Metadata items on one server; used is null */
             server_metadata_items: components["schemas"]["Limit"];
+            /** @description Cinder: volume snapshots (unit: snapshots); null on a cloud without Cinder */
+            snapshots: components["schemas"]["Limit"] | null;
+            /** @description Cinder: volumes (unit: volumes); null on a cloud without Cinder */
+            volumes: components["schemas"]["Limit"] | null;
         };
         LimitsAnswer: {
             /** @description One entry per flavor; quota only, not hypervisor capacity */
@@ -902,6 +951,11 @@ export interface components {
             next_marker: string | null;
         };
         Readiness: {
+            /**
+             * @description Optional services the cloud's catalog lacks → what that disables (they do not make the gateway unready)
+             * @example {}
+             */
+            absent_services: Record<string, unknown>;
             /**
              * @description When this worker last checked (it checks at most every 5 s)
              * @example 2026-11-26T20:41:07Z
@@ -1160,18 +1214,25 @@ export interface components {
              * @example 2026-11-02T09:14:09Z
              */
             updated_at: string | null;
+            /** @description The volumes attached to it (its boot volume too); name, device and size in a show only */
+            volumes: components["schemas"]["ServerVolume"][];
         };
         ServerAction: {
             /**
              * @example reboot
              * @enum {string}
              */
-            action: "start" | "stop" | "reboot" | "pause" | "unpause" | "suspend" | "resume" | "snapshot" | "add_security_group" | "remove_security_group" | "add_floating_ip" | "remove_floating_ip";
+            action: "start" | "stop" | "reboot" | "pause" | "unpause" | "suspend" | "resume" | "snapshot" | "add_security_group" | "remove_security_group" | "add_floating_ip" | "remove_floating_ip" | "attach_volume" | "detach_volume";
             /**
              * @description add_floating_ip: attach this floating IP (default: allocate one); remove_floating_ip, required: the floating IP to detach
              * @example 172.24.4.228
              */
             address?: string;
+            /**
+             * @description attach_volume only: the device path to ask for (the hypervisor may choose another)
+             * @example /dev/vdb
+             */
+            device?: string;
             /** @description snapshot only, required: the image's name */
             name?: string;
             /**
@@ -1187,6 +1248,11 @@ export interface components {
              * @enum {string}
              */
             type?: "soft" | "hard";
+            /**
+             * @description attach_volume and detach_volume only, required: the volume's id or exact name
+             * @example data-1
+             */
+            volume?: string;
         };
         ServerActionAccepted: {
             /** @example reboot */
@@ -1203,7 +1269,7 @@ export interface components {
             /** @description add/remove_security_group: the group; null otherwise */
             security_group: components["schemas"]["ServerActionSecurityGroup"] | null;
             /**
-             * @description The status the server reaches when Nova is done (task_state null again); null for a snapshot, which leaves the status alone
+             * @description The status the server reaches when Nova is done (task_state null again); null for a snapshot, which leaves the status alone; for attach_volume and detach_volume, the status the volume reaches (in-use, available): poll the volume (Location)
              * @example ACTIVE
              */
             target_status: string | null;
@@ -1251,6 +1317,21 @@ export interface components {
         ServerCreate: {
             /** @example nova */
             availability_zone?: string;
+            /**
+             * @description Boot from this existing bootable volume (id or exact name) instead of an image
+             * @example boot-disk
+             */
+            boot_volume?: string;
+            /**
+             * @description Boot from a new volume of this many GiB, made from the image (needs Cinder)
+             * @example 1
+             */
+            boot_volume_size?: number;
+            /**
+             * @description With boot_volume_size or boot_volume: delete the volume with the server (default: true for a new volume, false for an existing one)
+             * @example true
+             */
+            delete_on_termination?: boolean;
             /** @example Front-end web server */
             description?: string;
             /**
@@ -1444,6 +1525,8 @@ export interface components {
              * @example 2026-11-02T09:14:09Z
              */
             updated_at?: string | null;
+            /** @description The volumes attached to it (its boot volume too); name, device and size in a show only */
+            volumes?: components["schemas"]["ServerVolume"][];
         };
         ServerPlan: {
             /** @example nova */
@@ -1521,6 +1604,169 @@ export interface components {
              *     ]
              */
             tags?: string[];
+        };
+        ServerVolume: {
+            /**
+             * @description In a show only (null in lists)
+             * @example /dev/vdb
+             */
+            device: string | null;
+            /** @example 6c1e4b7a-2f3d-4e5a-9b8c-0d1e2f3a4b5c */
+            id: string;
+            /**
+             * @description In a show only (null in lists)
+             * @example data-1
+             */
+            name: string | null;
+            /**
+             * @description GiB; in a show only (null in lists)
+             * @example 1
+             */
+            size: number | null;
+        };
+        Volume: {
+            /** @description The servers it is attached to */
+            attachments: components["schemas"]["VolumeAttachment"][];
+            /** @example nova */
+            availability_zone: string;
+            /**
+             * @description Made from an image: a server can boot from it
+             * @example false
+             */
+            bootable: boolean;
+            /** @example 2026-11-30T10:02:11.000000 */
+            created_at: string;
+            /** @example Database files */
+            description: string | null;
+            /** @example 6c1e4b7a-2f3d-4e5a-9b8c-0d1e2f3a4b5c */
+            id: string;
+            /** @description The image it was made from, if any */
+            image: components["schemas"]["VolumeImage"] | null;
+            /**
+             * @description Key → value strings
+             * @example {}
+             */
+            metadata: Record<string, unknown>;
+            /**
+             * @description null if it has none (Nova's boot volumes)
+             * @example data-1
+             */
+            name: string | null;
+            /**
+             * @description GiB
+             * @example 1
+             */
+            size: number;
+            /**
+             * @description creating, available, attaching, in-use, detaching, deleting, error, …
+             * @example available
+             */
+            status: string;
+            /**
+             * @description null until first changed
+             * @example 2026-11-30T10:02:12.000000
+             */
+            updated_at: string | null;
+            /** @example __DEFAULT__ */
+            volume_type: string;
+        };
+        VolumeAttachment: {
+            /**
+             * @description null while attaching
+             * @example /dev/vdb
+             */
+            device: string | null;
+            /** @example 2b1f6c0e-8a4d-4c2e-9f3b-7d5e1a0c9b84 */
+            server_id: string;
+            /**
+             * @description In a show only (null in lists)
+             * @example web-1
+             */
+            server_name: string | null;
+        };
+        VolumeCreate: {
+            /** @example Database files */
+            description?: string;
+            /**
+             * @description Image id or exact name: the volume is made from it (bootable)
+             * @example cirros
+             */
+            image?: string;
+            /** @example data-1 */
+            name: string;
+            /**
+             * @description GiB
+             * @example 1
+             */
+            size: number;
+            /** @example __DEFAULT__ */
+            volume_type?: string;
+        };
+        VolumeImage: {
+            /** @example 8c6b7d4e-0f5e-4a8e-9a55-2d1b1f0f3a21 */
+            id: string;
+            /** @example cirros */
+            name: string | null;
+        };
+        VolumeList: {
+            /**
+             * @description Pass as `marker` to get the next page; null on the last page
+             * @example 2b1f6c0e-8a4d-4c2e-9f3b-7d5e1a0c9b84
+             */
+            next_marker: string | null;
+            volumes: components["schemas"]["VolumeListItem"][];
+        };
+        VolumeListItem: {
+            /** @description The servers it is attached to */
+            attachments?: components["schemas"]["VolumeAttachment"][];
+            /** @example nova */
+            availability_zone?: string;
+            /**
+             * @description Made from an image: a server can boot from it
+             * @example false
+             */
+            bootable?: boolean;
+            /** @example 2026-11-30T10:02:11.000000 */
+            created_at?: string;
+            /** @example Database files */
+            description?: string | null;
+            /** @example 6c1e4b7a-2f3d-4e5a-9b8c-0d1e2f3a4b5c */
+            id: string;
+            /** @description The image it was made from, if any */
+            image?: components["schemas"]["VolumeImage"] | null;
+            /**
+             * @description Key → value strings
+             * @example {}
+             */
+            metadata?: Record<string, unknown>;
+            /**
+             * @description null if it has none (Nova's boot volumes)
+             * @example data-1
+             */
+            name?: string | null;
+            /**
+             * @description GiB
+             * @example 1
+             */
+            size?: number;
+            /**
+             * @description creating, available, attaching, in-use, detaching, deleting, error, …
+             * @example available
+             */
+            status?: string;
+            /**
+             * @description null until first changed
+             * @example 2026-11-30T10:02:12.000000
+             */
+            updated_at?: string | null;
+            /** @example __DEFAULT__ */
+            volume_type?: string;
+        };
+        VolumeUpdate: {
+            /** @example Database files */
+            description?: string;
+            /** @example data-2 */
+            name?: string;
         };
     };
     responses: {
@@ -4743,7 +4989,7 @@ export interface operations {
             /** @description Accepted; poll the server until it has target_status */
             202: {
                 headers: {
-                    /** @description Where to poll: the server, or for a snapshot the new image */
+                    /** @description Where to poll: the server, for a snapshot the new image, for a volume action the volume */
                     Location?: string;
                     [name: string]: unknown;
                 };
@@ -4754,7 +5000,7 @@ export interface operations {
             /** @description A bad or unknown query parameter or body field (`invalid_request`, with `errors`), over quota (`quota_exceeded`) or refused by OpenStack (`bad_request`) */
             400: {
                 headers: {
-                    /** @description Where to poll: the server, or for a snapshot the new image */
+                    /** @description Where to poll: the server, for a snapshot the new image, for a volume action the volume */
                     Location?: string;
                     [name: string]: unknown;
                 };
@@ -4765,7 +5011,7 @@ export interface operations {
             /** @description No or unknown API key (`unauthorized`), or a Keystone token refused (`invalid_token`) */
             401: {
                 headers: {
-                    /** @description Where to poll: the server, or for a snapshot the new image */
+                    /** @description Where to poll: the server, for a snapshot the new image, for a volume action the volume */
                     Location?: string;
                     [name: string]: unknown;
                 };
@@ -4776,7 +5022,7 @@ export interface operations {
             /** @description A reader key writing (`forbidden_role`), the gateway's credentials missing (`credentials_missing`) or refused (`authentication_failed`), or forbidden */
             403: {
                 headers: {
-                    /** @description Where to poll: the server, or for a snapshot the new image */
+                    /** @description Where to poll: the server, for a snapshot the new image, for a volume action the volume */
                     Location?: string;
                     [name: string]: unknown;
                 };
@@ -4787,7 +5033,7 @@ export interface operations {
             /** @description No such resource (`not_found`) */
             404: {
                 headers: {
-                    /** @description Where to poll: the server, or for a snapshot the new image */
+                    /** @description Where to poll: the server, for a snapshot the new image, for a volume action the volume */
                     Location?: string;
                     [name: string]: unknown;
                 };
@@ -4798,7 +5044,7 @@ export interface operations {
             /** @description Not possible in the server's current state (`invalid_state`, with `status`, `task_state`, `locked`), or the name is ambiguous (`ambiguous_name`) */
             409: {
                 headers: {
-                    /** @description Where to poll: the server, or for a snapshot the new image */
+                    /** @description Where to poll: the server, for a snapshot the new image, for a volume action the volume */
                     Location?: string;
                     [name: string]: unknown;
                 };
@@ -4809,7 +5055,7 @@ export interface operations {
             /** @description The server changed since its ETag was read (`precondition_failed`, with `etag`) */
             412: {
                 headers: {
-                    /** @description Where to poll: the server, or for a snapshot the new image */
+                    /** @description Where to poll: the server, for a snapshot the new image, for a volume action the volume */
                     Location?: string;
                     [name: string]: unknown;
                 };
@@ -4820,7 +5066,7 @@ export interface operations {
             /** @description The body is over 64 KiB (`request_entity_too_large`) */
             413: {
                 headers: {
-                    /** @description Where to poll: the server, or for a snapshot the new image */
+                    /** @description Where to poll: the server, for a snapshot the new image, for a volume action the volume */
                     Location?: string;
                     [name: string]: unknown;
                 };
@@ -4831,7 +5077,7 @@ export interface operations {
             /** @description The URL is over 4 KiB (`uri_too_long`) */
             414: {
                 headers: {
-                    /** @description Where to poll: the server, or for a snapshot the new image */
+                    /** @description Where to poll: the server, for a snapshot the new image, for a volume action the volume */
                     Location?: string;
                     [name: string]: unknown;
                 };
@@ -4842,7 +5088,18 @@ export interface operations {
             /** @description The body's Content-Type is not JSON (`unsupported_media_type`, with `accepted`) */
             415: {
                 headers: {
-                    /** @description Where to poll: the server, or for a snapshot the new image */
+                    /** @description Where to poll: the server, for a snapshot the new image, for a volume action the volume */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description attach_volume, detach_volume: the cloud has no Cinder (`not_supported`) */
+            501: {
+                headers: {
+                    /** @description Where to poll: the server, for a snapshot the new image, for a volume action the volume */
                     Location?: string;
                     [name: string]: unknown;
                 };
@@ -4853,7 +5110,7 @@ export interface operations {
             /** @description OpenStack failed (`upstream_error`) */
             502: {
                 headers: {
-                    /** @description Where to poll: the server, or for a snapshot the new image */
+                    /** @description Where to poll: the server, for a snapshot the new image, for a volume action the volume */
                     Location?: string;
                     [name: string]: unknown;
                 };
@@ -4864,7 +5121,7 @@ export interface operations {
             /** @description OpenStack unreachable, unavailable or misconfigured */
             503: {
                 headers: {
-                    /** @description Where to poll: the server, or for a snapshot the new image */
+                    /** @description Where to poll: the server, for a snapshot the new image, for a volume action the volume */
                     Location?: string;
                     [name: string]: unknown;
                 };
@@ -4875,7 +5132,7 @@ export interface operations {
             /** @description OpenStack did not answer in time (`upstream_timeout`) */
             504: {
                 headers: {
-                    /** @description Where to poll: the server, or for a snapshot the new image */
+                    /** @description Where to poll: the server, for a snapshot the new image, for a volume action the volume */
                     Location?: string;
                     [name: string]: unknown;
                 };
@@ -5203,6 +5460,639 @@ export interface operations {
             };
             /** @description The URL is over 4 KiB (`uri_too_long`) */
             414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description OpenStack failed (`upstream_error`) */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description OpenStack unreachable, unavailable or misconfigured */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description OpenStack did not answer in time (`upstream_timeout`) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_volume_list: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1 to 1000 (default 100) */
+                limit?: number;
+                /** @description Start after this id: the `next_marker` of the previous page */
+                marker?: string;
+                /** @description Only volumes in this status */
+                status?: "available" | "attaching" | "awaiting-transfer" | "backing-up" | "creating" | "deleting" | "detaching" | "downloading" | "error" | "error_backing-up" | "error_deleting" | "error_extending" | "error_restoring" | "extending" | "in-use" | "maintenance" | "reserved" | "restoring-backup" | "retyping" | "uploading";
+                /** @description Exact name */
+                name?: string;
+                /** @description Attached to this server (id or exact name) */
+                server?: string;
+                /** @description Sort key, `-` first for descending: name, created_at, size, status */
+                sort?: "name" | "-name" | "created_at" | "-created_at" | "size" | "-size" | "status" | "-status";
+                /** @description Comma-separated fields to return (id always comes), e.g. `id,name,status,size` */
+                fields?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of the project's volumes */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VolumeList"];
+                };
+            };
+            /** @description Not modified: the `If-None-Match` header holds the answer's current `ETag` (no body) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A bad or unknown query parameter or body field (`invalid_request`, with `errors`), over quota (`quota_exceeded`) or refused by OpenStack (`bad_request`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown API key (`unauthorized`), or a Keystone token refused (`invalid_token`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A reader key writing (`forbidden_role`), the gateway's credentials missing (`credentials_missing`) or refused (`authentication_failed`), or forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The name matches several resources (`ambiguous_name`, with `candidates`) or a conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The URL is over 4 KiB (`uri_too_long`) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The cloud has no service this needs, e.g. no Cinder for volumes (`not_supported`) */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description OpenStack failed (`upstream_error`) */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description OpenStack unreachable, unavailable or misconfigured */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description OpenStack did not answer in time (`upstream_timeout`) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    post_volume_list: {
+        parameters: {
+            query?: {
+                /** @description Answer once available */
+                wait?: boolean;
+                /** @description With wait: seconds to wait at most (1 to 300, default 120) */
+                timeout?: number;
+            };
+            header?: {
+                /** @description Retrying a POST with the same key (1-255 characters) and body returns the first volume instead of creating another */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VolumeCreate"];
+            };
+        };
+        responses: {
+            /** @description Created: creating until Cinder makes it available (available with ?wait=true) */
+            201: {
+                headers: {
+                    /** @description true when an earlier request's volume */
+                    "Idempotent-Replayed"?: string;
+                    /** @description URL of the volume */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Volume"];
+                };
+            };
+            /** @description With ?wait=true: still creating when the timeout passed; poll Location */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Volume"];
+                };
+            };
+            /** @description A bad or unknown query parameter or body field (`invalid_request`, with `errors`), over quota (`quota_exceeded`) or refused by OpenStack (`bad_request`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown API key (`unauthorized`), or a Keystone token refused (`invalid_token`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A reader key writing (`forbidden_role`), the gateway's credentials missing (`credentials_missing`) or refused (`authentication_failed`), or forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The name matches several resources (`ambiguous_name`, with `candidates`) or a conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is over 64 KiB (`request_entity_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The URL is over 4 KiB (`uri_too_long`) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body's Content-Type is not JSON (`unsupported_media_type`, with `accepted`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The cloud has no service this needs, e.g. no Cinder for volumes (`not_supported`) */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description OpenStack failed (`upstream_error`) */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description OpenStack unreachable, unavailable or misconfigured */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description OpenStack did not answer in time (`upstream_timeout`) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_volume: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Volume id or exact name */
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The volume, with the servers it is attached to */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Volume"];
+                };
+            };
+            /** @description Not modified: the `If-None-Match` header holds the answer's current `ETag` (no body) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A bad or unknown query parameter or body field (`invalid_request`, with `errors`), over quota (`quota_exceeded`) or refused by OpenStack (`bad_request`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown API key (`unauthorized`), or a Keystone token refused (`invalid_token`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A reader key writing (`forbidden_role`), the gateway's credentials missing (`credentials_missing`) or refused (`authentication_failed`), or forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The name matches several resources (`ambiguous_name`, with `candidates`) or a conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The URL is over 4 KiB (`uri_too_long`) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The cloud has no service this needs, e.g. no Cinder for volumes (`not_supported`) */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description OpenStack failed (`upstream_error`) */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description OpenStack unreachable, unavailable or misconfigured */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description OpenStack did not answer in time (`upstream_timeout`) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    delete_volume: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Volume id or exact name */
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deletion started; the volume disappears a few seconds later */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A bad or unknown query parameter or body field (`invalid_request`, with `errors`), over quota (`quota_exceeded`) or refused by OpenStack (`bad_request`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown API key (`unauthorized`), or a Keystone token refused (`invalid_token`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A reader key writing (`forbidden_role`), the gateway's credentials missing (`credentials_missing`) or refused (`authentication_failed`), or forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Attached to a server (`in_use`, with `servers`), or the name is ambiguous */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The URL is over 4 KiB (`uri_too_long`) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The cloud has no service this needs, e.g. no Cinder for volumes (`not_supported`) */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description OpenStack failed (`upstream_error`) */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description OpenStack unreachable, unavailable or misconfigured */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description OpenStack did not answer in time (`upstream_timeout`) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    patch_volume: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Volume id or exact name */
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VolumeUpdate"];
+            };
+        };
+        responses: {
+            /** @description The updated volume */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Volume"];
+                };
+            };
+            /** @description A bad or unknown query parameter or body field (`invalid_request`, with `errors`), over quota (`quota_exceeded`) or refused by OpenStack (`bad_request`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown API key (`unauthorized`), or a Keystone token refused (`invalid_token`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A reader key writing (`forbidden_role`), the gateway's credentials missing (`credentials_missing`) or refused (`authentication_failed`), or forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The name matches several resources (`ambiguous_name`, with `candidates`) or a conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is over 64 KiB (`request_entity_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The URL is over 4 KiB (`uri_too_long`) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body's Content-Type is not JSON (`unsupported_media_type`, with `accepted`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The cloud has no service this needs, e.g. no Cinder for volumes (`not_supported`) */
+            501: {
                 headers: {
                     [name: string]: unknown;
                 };
