@@ -15,6 +15,7 @@ VENV="${VENV:-.venv}"
 missing=""
 command -v chromium >/dev/null || missing="$missing chromium"
 [ -x /usr/bin/redis-server ] || missing="$missing redis-server"
+[ -x /usr/sbin/haproxy ] || missing="$missing haproxy"  # the load balancer of the multi-instance tests
 [ -z "$missing" ] || { apt-get update -qq && apt-get install -y -qq $missing; }
 bash tests/cloud/up.sh
 DEVSTACK_CLIENT_REQUIRE_CLOUD=1 "$VENV/bin/python" -m pytest \
