@@ -11,6 +11,7 @@ import time
 import pytest
 
 from devstack_client import create_app
+from devstack_client.services.feedbus import FeedBus
 from tests.events import EVENTS, FAST
 from tests.fakes import CREDENTIALS
 from tests.loopback import REDIS_SERVER, redis_server
@@ -127,3 +128,14 @@ def test_a_stream_opened_while_redis_is_down_reads_nova_alone(redis_url, nova, w
     nova.put("while-down", status="ACTIVE")
     assert stream.event(deadline=15)["data"]["name"] == "while-down"
     assert "Redis unreachable" in caplog.text
+
+
+def test_waits_longer_than_the_redis_socket_timeout_are_not_taken_for_an_outage(redis_url):
+    """EVENTS_IDLE_POLL_SECONDS of 10 s or more: a blocking read that long outlived redis-py's socket timeout."""
+    bus = FeedBus(redis_url[0], socket_timeout=1.0)
+    started = time.monotonic()
+
+    assert bus.follow("quiet", "0-0", block=2.5) == ([], "0-0")  # nothing came: no TimeoutError
+    bus.wait_poke("quiet", 2.5)
+
+    assert 2.5 <= time.monotonic() - started < 5  # the poke wait took its whole time, in parts
