@@ -47,7 +47,7 @@ class Client(Verbs):
         self.http = requests.Session()
 
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        kwargs.setdefault("timeout", 90)
+        kwargs.setdefault("timeout", 300)
         return self.http.request(method, self.base + path, **kwargs)
 
 
@@ -337,7 +337,7 @@ class Load:
             i += 1
             headers = {"Idempotency-Key": str(uuid.uuid4())}
             try:
-                resp = http.post(self.base + "/api/v1/server", json=body, headers=headers, timeout=120)
+                resp = http.post(self.base + "/api/v1/server", json=body, headers=headers, timeout=300)
                 self.outcomes.append(
                     Outcome(f"create {body['name']}", resp.status_code, None if resp.ok else resp.text)
                 )
@@ -351,7 +351,7 @@ class Load:
         """Stop, letting each request in flight finish."""
         self._stop.set()
         for thread in self._threads:
-            thread.join(150)
+            thread.join(300)
             assert not thread.is_alive(), "a request of the load did not finish"
 
     def failures(self) -> list[Outcome]:
