@@ -180,7 +180,7 @@ def test_with_one_instance_breaking_idempotent_requests_all_succeed_and_others_d
     assert ("gw1", "GET", "/api/v1/server") in backends.seen  # gw1 did take some: retried elsewhere
 
 
-def test_an_instance_not_ready_gets_no_requests_and_none_ready_answers_json(lb):
+def test_an_instance_not_ready_gets_no_requests_and_with_none_ready_all_take_them(lb):
     base, stats, backends = lb
     backends.ready["gw1"] = False
     try:
@@ -193,14 +193,16 @@ def test_an_instance_not_ready_gets_no_requests_and_none_ready_answers_json(lb):
             assert requests.get(base + "/api/v1/flavor", timeout=10).status_code == 200
         assert {server for server, _, _ in backends.seen} == {"gw2", "gw3"}
 
+        # None ready (OpenStack slow or down fails them all at once): fail open, every instance takes requests.
         backends.ready.update(gw2=False, gw3=False)
         deadline = time.monotonic() + 30
-        while (resp := requests.get(base + "/api/v1/flavor", timeout=10)).status_code == 200:
+        while requests.get(stats, timeout=2).text.count(",DOWN") < 3:
             assert time.monotonic() < deadline, "the instances were never marked down"
             time.sleep(0.2)
-        assert resp.status_code == 503
-        assert resp.headers["Content-Type"] == "application/json" and resp.headers["Retry-After"] == "5"
-        assert resp.json() == {"code": "not_ready", "message": "No gateway instance is ready."}
+        backends.seen.clear()
+        for _ in range(6):
+            assert requests.get(base + "/api/v1/flavor", timeout=10).status_code == 200
+        assert {server for server, _, _ in backends.seen} == {"gw1", "gw2", "gw3"}
     finally:
         backends.ready.update(gw1=True, gw2=True, gw3=True)
         wait_servers_up(stats, 3)
