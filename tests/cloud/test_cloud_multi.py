@@ -74,7 +74,7 @@ def create_body(cloud: Cloud, label: str) -> dict[str, str]:
 
 def named(nova: Upstream, name: str) -> list[dict[str, Any]]:
     """The servers Nova lists under exactly this name (deleting ones included until they are gone)."""
-    return [s for s in nova.get("compute", "/servers", name=f"^{name}$")["servers"] if s["name"] == name]
+    return [s for s in nova.get("compute", "/servers/detail", name=f"^{name}$")["servers"] if s["name"] == name]
 
 
 def sweep(nova: Upstream) -> None:
