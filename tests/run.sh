@@ -15,7 +15,7 @@ VENV="${VENV:-.venv}"
 missing=""
 command -v chromium >/dev/null || missing="$missing chromium"
 [ -x /usr/bin/redis-server ] || missing="$missing redis-server"
-[ -x /usr/sbin/haproxy ] || missing="$missing haproxy"  # tests/test_deploy.py: haproxy -c deploy/haproxy.cfg
+[ -x /usr/sbin/haproxy ] || missing="$missing haproxy"  # haproxy -c deploy/haproxy.cfg; tests/test_haproxy.py
 command -v npm >/dev/null || missing="$missing nodejs npm"  # the TypeScript client's tests (npm ci, tsc)
 [ -z "$missing" ] || { apt-get update -qq && apt-get install -y -qq $missing; }
 # The Compose specification's schema, which Debian's docker-compose ships (tests/test_deploy.py); not Docker itself.

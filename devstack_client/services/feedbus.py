@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from typing import Any
 
 import redis
@@ -35,9 +36,12 @@ return 0
 
 
 class FeedBus:
-    def __init__(self, url: str) -> None:
-        self.redis = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
+    def __init__(self, url: str, socket_timeout: float = 10.0) -> None:
+        self.redis = redis.Redis.from_url(url, socket_timeout=socket_timeout, socket_connect_timeout=5)
         self._lead = self.redis.register_script(_LEAD)
+        # A blocking read (XREAD, BLPOP) waits at most this long at a time: redis-py's socket timeout also
+        # bounds it, and a longer wait (EVENTS_IDLE_POLL_SECONDS of 10 s or more) failed as Redis unreachable.
+        self._block_limit = socket_timeout / 2
 
     @staticmethod
     def name(key: Any) -> str:
@@ -62,6 +66,7 @@ class FeedBus:
 
     def follow(self, name: str, after: str, block: float) -> tuple[list[tuple[list[dict[str, Any]], int]], str]:
         """The reads published after ``after`` (waiting up to ``block`` seconds for one), and the last id."""
+        block = min(block, self._block_limit)  # returning early with nothing is harmless: the caller asks again
         answer = self.redis.xread({name + ":log": after}, block=max(1, int(block * 1000)) if block else None)
         reads = []
         for _, entries in answer or []:
@@ -77,5 +82,11 @@ class FeedBus:
 
     def wait_poke(self, name: str, timeout: float) -> None:
         """Wait until poked or ``timeout`` passes."""
-        if self.redis.blpop([name + ":poke"], timeout=max(0.05, timeout)):
-            self.redis.delete(name + ":poke")  # several pokes: one read
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if self.redis.blpop([name + ":poke"], timeout=max(0.05, min(left, self._block_limit))):
+                self.redis.delete(name + ":poke")  # several pokes: one read
+                return
+            if left <= self._block_limit:
+                return

@@ -90,7 +90,7 @@ class ChangeFeed:
         self.polls = 0  # reads of Nova
         self._owner = f"{socket.gethostname()}:{os.getpid()}:{id(self)}"
         self._bus_name = FeedBus.name(key)
-        self._after = "0-0"  # the last shared-log entry applied
+        self._after: str | None = "0-0"  # the last shared-log entry applied; None: unknown (Redis was down)
         self._bus_down = False
 
     # -- for streams ---------------------------------------------------------------------------------------
@@ -125,11 +125,7 @@ class ChangeFeed:
     def poke(self) -> None:
         """Read Nova now (this gateway just changed a server)."""
         self._wake.set()
-        if self._registry.bus is not None:
-            try:
-                self._registry.bus.poke(self._bus_name)
-            except redis.RedisError:  # Redis down: the leader reads at its next tick anyway
-                log.warning("change feed %s: could not poke the shared feed", self.key)
+        self._registry.poke_shared(self.key)
 
     def notify(self) -> None:
         with self._cond:
@@ -142,7 +138,7 @@ class ChangeFeed:
         while not self._registry.stopping.is_set() and not self._registry.retire(self):
             interval = self.timing.poll if self.failure or self._busy() else self.timing.idle
             try:
-                if bus is None or not self._primed.is_set():
+                if bus is None or not self._primed.is_set() or self._after is None:
                     self._first_or_own_read(bus)
                 else:
                     self._shared_or_own_read(bus, interval)
@@ -154,7 +150,7 @@ class ChangeFeed:
                     log.warning("change feed %s: reading failed: %s", self.key, type(exc).__name__)
                 self.failure = exc
             self._tried.set()
-            if bus is None or self.failure is not None:
+            if bus is None or self.failure is not None or self._after is None:
                 self._wake.wait(interval)
                 self._wake.clear()
         if bus is not None:
@@ -167,22 +163,37 @@ class ChangeFeed:
 
     def _first_or_own_read(self, bus: FeedBus | None) -> None:
         if bus is not None:  # a follower starts after what is in the shared log now, then reads once itself
-            self._after = bus.last_id(self._bus_name)
+            try:
+                self._after = bus.last_id(self._bus_name)
+                self._bus_up()
+            except redis.RedisError as exc:
+                # Where the shared log stands is unknown: this feed reads Nova alone, and learns it (with one
+                # more read of its own) once Redis answers. A stream opened now is served, not refused.
+                self._bus_lost(exc)
+                self._after = None
         servers, read_time = self._fetch()
         self._absorb(servers, read_time)
 
     def _shared_or_own_read(self, bus: FeedBus, interval: float) -> None:
         try:
             self._shared_read(bus, interval)
-            self._bus_down = False
+            self._bus_up()
         except redis.RedisError as exc:
             # Without Redis this feed reads Nova itself, as it would unshared: streams lose nothing.
-            if not self._bus_down:
-                log.warning("change feed %s: Redis unreachable (%s), reading Nova alone", self.key, type(exc).__name__)
-            self._bus_down = True
+            self._bus_lost(exc)
             self._absorb(*self._fetch())
             self._wake.wait(interval)
             self._wake.clear()
+
+    def _bus_lost(self, exc: redis.RedisError) -> None:
+        if not self._bus_down:  # once per outage
+            log.warning("change feed %s: Redis unreachable (%s), reading Nova alone", self.key, type(exc).__name__)
+        self._bus_down = True
+
+    def _bus_up(self) -> None:
+        if self._bus_down:
+            log.info("change feed %s: Redis answers again, sharing reads", self.key)
+        self._bus_down = False
 
     def _shared_read(self, bus: FeedBus, interval: float) -> None:
         """Lead (read Nova, publish) if the lease is free or ours; in any case apply what the leader published."""
@@ -298,6 +309,19 @@ class Feeds:
         feed = self._feeds.get(key)
         if feed is not None:
             feed.poke()
+        else:
+            # No stream of this identity here, but the feed reading Nova for it may be in another worker or
+            # instance (behind a load balancer, writes land anywhere).
+            self.poke_shared(key)
+
+    def poke_shared(self, key: Hashable) -> None:
+        """Wake the feed that reads Nova for ``key`` wherever it runs (with REDIS_URL)."""
+        if self.bus is None:
+            return
+        try:
+            self.bus.poke(FeedBus.name(key))
+        except redis.RedisError:  # Redis down: each feed reads Nova itself at its next tick anyway
+            log.warning("change feed %s: could not poke the shared feed", key)
 
     def stop(self) -> None:
         """End every stream (the worker is stopping: their clients reconnect elsewhere)."""

@@ -20,6 +20,7 @@ from tests.cloud import lock as cloud_lock
 from tests.cloud.harness import (
     HERE,
     LOCK_TIMEOUT,
+    MEASURED,
     Cloud,
     Gateway,
     Servers,
@@ -42,6 +43,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     last = [item for item in ours if Path(str(item.path)).stem.endswith("_outage")]
     if last:
         items[:] = [item for item in items if item not in last] + last
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The counts tests measured (harness.report), where CI's log shows them: no -s needed."""
+    if MEASURED:
+        terminalreporter.section("measured on the cloud")
+        for line in MEASURED:
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session")

@@ -45,6 +45,16 @@ ACTIVE_TIMEOUT = 120  # s, a boot to ACTIVE (a first boot after the cloud starte
 DELETE_TIMEOUT = 60  # s, a delete until the server is gone
 LOCK_TIMEOUT = 900  # s, waiting for another run of these tests against the same cloud to finish
 
+# What tests measured, for the run's log: conftest.py prints these lines in pytest's terminal summary, which
+# CI's log shows (captured output, and so print(), shows only for failed tests).
+MEASURED: list[str] = []
+
+
+def report(line: str) -> None:
+    """Print a measured count in the test run's summary (tests/cloud/conftest.py)."""
+    MEASURED.append(line)
+
+
 # ------------------------------------------------------------------------------------------------- the cloud
 
 
@@ -319,8 +329,8 @@ class Verbs:
 class Gateway(Verbs):
     """`python devstack_client/main.py` as a subprocess on a free port, and a requests session to it."""
 
-    def __init__(self, settings: dict[str, str], log_path: Path) -> None:
-        self.port = free_port()
+    def __init__(self, settings: dict[str, str], log_path: Path, port: int | None = None) -> None:
+        self.port = port or free_port()  # a given port: a restarted instance where a load balancer expects it
         self.base = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         env = gateway_environment({**settings, "HOST": "127.0.0.1", "PORT": str(self.port)})
