@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parent.parent
 DOCS_HOST = "http://127.0.0.1:8080"
 
 _MARKER = re.compile(r"^<!-- (example|example-not-run)(?::\s*(.*?))?\s*-->\s*$")
-_FENCE = re.compile(r"^```(\w*)\s*$")
+_FENCE = re.compile(r"^(`{3,})(\w*)\s*$")
 _STATUS_COMMENT = re.compile(r"\s#\s*HTTP/1\.1 (\d{3})\b.*$")
 
 
@@ -115,9 +115,9 @@ def _blocks(lines: list[str]) -> list[tuple[int, str, list[str], int]]:
         m = _FENCE.match(lines[i])
         if m:
             end = i + 1
-            while end < len(lines) and not lines[end].startswith("```"):
+            while end < len(lines) and lines[end].rstrip() != m[1]:  # closed by as many backticks
                 end += 1
-            blocks.append((i, m[1], lines[i + 1 : end], end + 1))
+            blocks.append((i, m[2], lines[i + 1 : end], end + 1))
             i = end + 1
         else:
             i += 1
