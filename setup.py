@@ -30,7 +30,7 @@ setup(
         "keystoneauth1>=5.18,<6",
         "requests>=2.32,<3",
         "jsonschema>=4.20,<5",
-        "gunicorn>=27.0.1,<28",
+        "gunicorn[gevent]>=27.0.1,<28",
         "gevent>=26.9,<27",
         "prometheus-client>=0.26,<0.27",
         "flask-cors>=6.0.5,<7",
@@ -52,6 +52,7 @@ setup(
             # tests/test_docs.py builds the docs site (mkdocs.yml) with --strict; material 9 needs MkDocs 1.x
             "mkdocs>=1.6,<2",
             "mkdocs-material>=9.5,<10",
+            "kubernetes-validate>=1.37,<2",  # tests/test_deploy.py: the Kubernetes API's schemas, offline
         ],
         # python -m bench (bench/README.md): the plot, and the `openstack` CLI it compares with
         "bench": ["matplotlib>=3.8,<4", "python-openstackclient>=7,<10"],

@@ -15,7 +15,11 @@ VENV="${VENV:-.venv}"
 missing=""
 command -v chromium >/dev/null || missing="$missing chromium"
 [ -x /usr/bin/redis-server ] || missing="$missing redis-server"
+[ -x /usr/sbin/haproxy ] || missing="$missing haproxy"  # tests/test_deploy.py: haproxy -c deploy/haproxy.cfg
 [ -z "$missing" ] || { apt-get update -qq && apt-get install -y -qq $missing; }
+# The Compose specification's schema, which Debian's docker-compose ships (tests/test_deploy.py); not Docker itself.
+[ -f /usr/lib/python3/dist-packages/compose/config/compose_spec.json ] ||
+    { apt-get update -qq && apt-get install -y -qq --no-install-recommends docker-compose; }
 bash tests/cloud/up.sh
 DEVSTACK_CLIENT_REQUIRE_CLOUD=1 "$VENV/bin/python" -m pytest \
     --cov=devstack_client --cov-report=term-missing --cov-fail-under=90 "$@"

@@ -379,23 +379,31 @@ def healthz_count(text: str) -> float:
 def test_metrics_are_the_same_whichever_worker_answers(start, tmp_path):
     directory = tmp_path / "metrics"
     gateway = start(WORKERS="2", PROMETHEUS_MULTIPROC_DIR=str(directory))
-    gateway.wait_ready()
+    gateway.wait_ready()  # may have sent more than one /healthz: a request it gave up on can still be counted
     sent = 1
 
     def workers_counted():
         return {p.name for p in directory.glob("counter_*.db")}
 
-    while len(workers_counted()) < 2 and sent < 400:  # until both workers have answered some
+    def healthz():
         with requests.Session() as fresh:  # a new connection each time: either worker may take it
-            assert fresh.get(f"{gateway.url}/healthz", timeout=5).status_code == 200
+            assert fresh.get(f"{gateway.url}/healthz", timeout=60).status_code == 200
+
+    def scrape():
+        with requests.Session() as fresh:
+            return healthz_count(fresh.get(f"{gateway.url}/metrics", timeout=60).text)
+
+    while len(workers_counted()) < 2 and sent < 400:  # until both workers have answered some
+        healthz()
         sent += 1
     assert len(workers_counted()) == 2, "one worker answered everything"
+    before = scrape()
+    assert before >= sent
+    for _ in range(10):
+        healthz()
 
-    scrapes = []
-    for _ in range(8):
-        with requests.Session() as fresh:
-            scrapes.append(healthz_count(fresh.get(f"{gateway.url}/metrics", timeout=5).text))
-    assert scrapes == [sent] * 8
+    scrapes = [scrape() for _ in range(8)]
+    assert scrapes == [before + 10] * 8
 
     gateway.proc.send_signal(signal.SIGTERM)
     assert gateway.proc.wait(timeout=30) == 0

@@ -61,12 +61,19 @@ def find_cloud() -> Cloud:
     if not path.is_file():
         no_cloud(f"{path} does not exist")
     data = json.loads(path.read_text())
-    try:
-        with requests.get(data["auth_url"], timeout=5) as resp:
-            resp.raise_for_status()
-    except requests.RequestException as exc:
-        no_cloud(f"Keystone at {data['auth_url']} does not answer: {type(exc).__name__}")
-    return Cloud(data)
+    # A Keystone busy with other clients can miss one 5 s deadline (seen on a loaded machine): retry timeouts for a
+    # minute; a refused connection (no cloud) is final at once.
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with requests.get(data["auth_url"], timeout=5) as resp:
+                resp.raise_for_status()
+            return Cloud(data)
+        except requests.Timeout as exc:
+            if time.monotonic() > deadline:
+                no_cloud(f"Keystone at {data['auth_url']} does not answer: {type(exc).__name__}")
+        except requests.RequestException as exc:
+            no_cloud(f"Keystone at {data['auth_url']} does not answer: {type(exc).__name__}")
 
 
 class Cloud:

@@ -152,7 +152,7 @@ class DocsCloud:
             resp = gw.post(f"/api/v1/server/{name}/action", json={"action": STATUS_ACTIONS[status]})
             assert resp.status_code == 202, resp.text
             wait_for(
-                lambda: (s := current()) and s["status"] == status or None, 120, f"{name} {status}", interval=0.5
+                lambda: ((s := current()) and s["status"] == status) or None, 120, f"{name} {status}", interval=0.5
             )
 
     # ------------------------------------------------------------------------------------------- keypairs
