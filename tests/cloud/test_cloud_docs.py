@@ -191,7 +191,7 @@ class DocsCloud:
 
     def send(self, gw: Gateway, command: Command) -> requests.Response:
         request = command.request(self.variables)
-        url = to_cloud(request.url).replace(DOCS_HOST, gw.base)
+        path = to_cloud(request.url).removeprefix(DOCS_HOST)  # Gateway.request prefixes its own base
         data = request.data
         if data is not None:
             data = to_cloud(data)
@@ -205,7 +205,7 @@ class DocsCloud:
                 }
                 data = json.dumps({k: ids.get(k, v) if k in ids else v for k, v in body.items()})
         headers = {name: to_cloud(value) for name, value in request.headers.items()}
-        return gw.request(request.method, url, headers=headers, data=data, timeout=120, allow_redirects=False)
+        return gw.request(request.method, path, headers=headers, data=data, timeout=120, allow_redirects=False)
 
 
 def check(resp: requests.Response, shown: Answer | None, where: str) -> None:
