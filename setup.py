@@ -49,6 +49,9 @@ setup(
             "playwright>=1.40,<2",
             "schemathesis>=4.32,<5",
             "matplotlib>=3.8,<4",  # tests/test_bench.py runs the benchmark's short mode, plot included
+            # tests/test_docs.py builds the docs site (mkdocs.yml) with --strict; material 9 needs MkDocs 1.x
+            "mkdocs>=1.6,<2",
+            "mkdocs-material>=9.5,<10",
             "kubernetes-validate>=1.37,<2",  # tests/test_deploy.py: the Kubernetes API's schemas, offline
         ],
         # python -m bench (bench/README.md): the plot, and the `openstack` CLI it compares with

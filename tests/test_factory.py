@@ -74,17 +74,6 @@ def test_auth_url_gets_v3_appended(cloud, monkeypatch):
     assert cloud.history[0].url == f"{KEYSTONE}/auth/tokens"
 
 
-def test_readme_documents_every_setting():
-    from pathlib import Path
-
-    from devstack_client.config import SETTINGS
-
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
-    for setting in SETTINGS:
-        default = f"`{setting.default}`" if setting.default else ("random" if setting.name == "APP_SECRET_KEY" else "—")
-        assert f"| `{setting.name}` | {default} | {setting.doc} |" in readme, setting.name
-
-
 def test_library_loggers_never_log_bodies(caplog):
     import logging
 
