@@ -2,7 +2,16 @@
 
 import pytest
 
-from tests.fakes import NEUTRON, NOVA, PROJECT_ID, make_fake_flavor, make_fake_keypair, make_fake_limits, neutron_error
+from tests.fakes import (
+    NEUTRON,
+    NOVA,
+    PROJECT_ID,
+    make_fake_flavor,
+    make_fake_keypair,
+    make_fake_limits,
+    make_fake_volume_limits,
+    neutron_error,
+)
 from tests.neutron_fakes import make_fake_neutron_quota
 
 QUOTA_PATH = f"/quotas/{PROJECT_ID}/details"
@@ -13,6 +22,7 @@ def nova(cloud):
     cloud.nova("GET", "/limits", body=make_fake_limits())
     cloud.nova("GET", "/os-keypairs", body={"keypairs": [{"keypair": make_fake_keypair("k")}]})
     cloud.nova("GET", "/flavors/detail", body={"flavors": [make_fake_flavor()]})
+    cloud.cinder("GET", "/limits", body=make_fake_volume_limits())  # the fake cloud has Cinder
 
 
 def test_neutron_quotas_with_usage_and_headroom(client, cloud, nova):

@@ -4,7 +4,17 @@ import pytest
 
 from devstack_client.services.launch import key_tag
 from tests.api.test_user_tokens import ALICE, ALICE_PROJECT, BOB, BOB_PROJECT, gateway
-from tests.fakes import NEUTRON, PROJECT_ID, SERVER_ID, make_fake_limits, neutron_error
+from tests.fakes import (
+    CINDER,
+    CINDER_ROOT,
+    NEUTRON,
+    PROJECT_ID,
+    SERVER_ID,
+    load_fixture,
+    make_fake_limits,
+    make_fake_volume_limits,
+    neutron_error,
+)
 from tests.neutron_fakes import make_fake_neutron_quota, make_fake_port, make_fake_rule, make_fake_security_group
 
 SG = f"{NEUTRON}/v2.0/security-groups"
@@ -512,6 +522,11 @@ def test_each_users_token_lists_and_counts_only_that_users_project(cloud):
     cloud.nova("GET", "/limits", body=make_fake_limits())
     cloud.nova("GET", "/os-keypairs", body={"keypairs": []})
     cloud.nova("GET", "/flavors/detail", body={"flavors": []})
+    cloud.cinder("GET", "/limits", body=make_fake_volume_limits())
+    # A user's token gets a session of its own, whose first Cinder call discovers the version as keystoneauth does
+    # on the real cloud: Cinder answers 404 at the catalog's /v3/{project_id}, its version list at the root.
+    cloud.on("GET", CINDER, status=404, text="<html><body>404 Not Found</body></html>")
+    cloud.on("GET", f"{CINDER_ROOT}/", body=load_fixture("cinder_versions.json"))
     quotas = {
         project: cloud.neutron("GET", f"/quotas/{project}/details", body=make_fake_neutron_quota())
         for project in (ALICE_PROJECT, BOB_PROJECT)
