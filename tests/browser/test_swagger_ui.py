@@ -13,7 +13,18 @@ from tests.cloud.harness import Cloud, Gateway
 
 pytestmark = pytest.mark.browser
 
-NAMESPACES = ("image", "flavor", "network", "server", "keypair", "limits", "health")
+NAMESPACES = (
+    "image",
+    "flavor",
+    "network",
+    "server",
+    "keypair",
+    "limits",
+    "security-group",
+    "floating-ip",
+    "volume",
+    "health",
+)
 TIMEOUT_MS = 30_000  # the first image list goes to Keystone and Glance: a few seconds on a cold cloud
 
 
