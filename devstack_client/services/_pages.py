@@ -6,8 +6,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from openstack import exceptions as os_exc
 from openstack import proxy
 
+from devstack_client.errors import InvalidRequest
 from devstack_client.services._wire import call
 from devstack_client.services.rules import MAX_PAGE
 
@@ -32,6 +34,7 @@ class Listing:
     sort: Mapping[str, str]
     filters: Mapping[str, str] = field(default_factory=dict)
     glance_sort: bool = False
+    kind: str = "item"  # what an error names: "no volume '…' to start after"
 
     def params(self, *, sort: str | None = None, **filters: Any) -> dict[str, Any]:
         """The upstream query for our filters (None: not given) and sort key (``-`` first: descending)."""
@@ -69,7 +72,14 @@ def page(
     if marker:
         query["marker"] = marker
     extra = {"microversion": microversion} if microversion else {}  # Cinder's: openstacksdk sends none
-    body = call(api, "GET", listing.path, params=query, **extra)
+    try:
+        body = call(api, "GET", listing.path, params=query, **extra)
+    except os_exc.NotFoundException as exc:
+        if not marker:
+            raise
+        # Neutron and Cinder answer an unknown marker with 404 (Nova and Glance with 400): it is the query that is wrong
+        message = f"marker: no {listing.kind} {marker!r} to start after ({exc.details})"
+        raise InvalidRequest(f"Invalid query: {message}.", [{"field": "marker", "message": message}]) from exc
     items = body.get(listing.key, [])
     if len(items) > limit:
         return Page(items[:limit], items[limit - 1]["id"])

@@ -16,9 +16,9 @@ from openstack import connection
 from openstack import exceptions as os_exc
 
 from devstack_client.errors import InvalidRequest, NotFound
-from devstack_client.services._pages import Listing, Page
+from devstack_client.services._pages import Listing, Page, page
 from devstack_client.services._wire import call, is_uuid, service
-from devstack_client.services.network import NetworkService, neutron_page
+from devstack_client.services.network import NetworkService
 from devstack_client.services.neutron_keys import NeutronKeys
 
 log = logging.getLogger(__name__)
@@ -27,6 +27,7 @@ FLOATING_IPS = Listing(
     "/floatingips",
     "floatingips",
     sort={"address": "floating_ip_address", "status": "status", "created_at": "created_at"},
+    kind="floating IP",
 )
 
 
@@ -91,7 +92,7 @@ class FloatingIpService:
         params = FLOATING_IPS.params(sort=sort, status=status, project_id=self._project_id)
         if port_ids:
             params["port_id"] = port_ids
-        result = neutron_page(self._api, FLOATING_IPS, "floating IP", limit=limit, marker=marker, params=params)
+        result = page(self._api, FLOATING_IPS, limit=limit, marker=marker, params=params)
         return Page([shape_floating_ip(f) for f in result.items], result.next_marker)
 
     def find_floating_ip(self, ref: str) -> dict[str, Any]:

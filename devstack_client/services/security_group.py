@@ -14,12 +14,13 @@ from openstack import connection
 from openstack import exceptions as os_exc
 
 from devstack_client.errors import AmbiguousName, InUse, InvalidRequest, NotFound
-from devstack_client.services._pages import Listing, Page
+from devstack_client.services._pages import Listing, Page, page
 from devstack_client.services._wire import call, find, is_uuid, service
-from devstack_client.services.network import neutron_page
 from devstack_client.services.neutron_keys import NeutronKeys
 
-SECURITY_GROUPS = Listing("/security-groups", "security_groups", sort={"name": "name", "created_at": "created_at"})
+SECURITY_GROUPS = Listing(
+    "/security-groups", "security_groups", sort={"name": "name", "created_at": "created_at"}, kind="security group"
+)
 
 DIRECTIONS = ("ingress", "egress")
 ETHERTYPES = ("IPv4", "IPv6")
@@ -163,7 +164,7 @@ class SecurityGroupService:
         self, *, limit: int, marker: str | None = None, name: str | None = None, sort: str | None = None
     ) -> Page:
         params = SECURITY_GROUPS.params(sort=sort, name=name, project_id=self._project_id)
-        result = neutron_page(self._api, SECURITY_GROUPS, "security group", limit=limit, marker=marker, params=params)
+        result = page(self._api, SECURITY_GROUPS, limit=limit, marker=marker, params=params)
         return Page([shape_security_group(g) for g in result.items], result.next_marker)
 
     def find_security_group(self, ref: str) -> dict[str, Any]:

@@ -55,6 +55,7 @@ VOLUMES = Listing(
     "volumes",
     sort={key: key for key in ("name", "created_at", "size", "status")},
     glance_sort=True,  # Cinder takes sort=key:dir too
+    kind="volume",
 )
 
 # openstacksdk builds a proxy (with its version discovery) on first use, without a lock: racing threads would

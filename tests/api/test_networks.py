@@ -45,6 +45,20 @@ def test_list_networks_filters_sorts_and_pages(client, cloud):
     }
 
 
+def test_an_unknown_marker_is_a_400_naming_it(client, cloud):
+    ref = "6a1e3d1c-6a11-4d0b-8a7e-1f6b1b9c3a55"
+    message = f"Network {ref} could not be found."
+    cloud.neutron("GET", "/networks", status=404, body=neutron_error("NetworkNotFound", message))
+
+    response = client.get(f"/api/v1/network?marker={ref}")
+
+    assert response.status_code == 400
+    assert response.json["errors"] == [
+        {"field": "marker", "message": f"marker: no network '{ref}' to start after ({message})"}
+    ]
+    assert cloud.api_calls() == [f"GET {NEUTRON}/v2.0/networks?limit=101&marker={ref}"]
+
+
 def test_show_network_by_id(client, cloud):
     network = make_fake_network()
     cloud.neutron("GET", f"/networks/{network['id']}", body={"network": network})

@@ -93,6 +93,20 @@ def test_list_filters_sorts_and_pages_in_cinders_terms(client, cloud):
     }
 
 
+def test_an_unknown_marker_is_a_400_naming_it(client, cloud):
+    # Cinder answers an unknown marker 404, as if the list were missing (found by the real-cloud fuzz)
+    cloud.cinder("GET", "/volumes/detail", status=404, body=cinder_error(404, "Volume nope could not be found."))
+
+    response = client.get("/api/v1/volume?marker=nope")
+
+    assert response.status_code == 400
+    assert response.json["code"] == "invalid_request"
+    assert response.json["errors"] == [
+        {"field": "marker", "message": "marker: no volume 'nope' to start after (Volume nope could not be found.)"}
+    ]
+    assert cinder_calls(cloud) == [f"GET {CINDER}/volumes/detail?limit=101&marker=nope"]
+
+
 def test_list_fields_answers_only_those(client, cloud):
     cloud.cinder("GET", "/volumes/detail", body={"volumes": [make_fake_volume(VOLUME_ID)]})
 

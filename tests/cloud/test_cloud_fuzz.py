@@ -167,8 +167,9 @@ def _confine(case: Any, cloud: Cloud) -> None:
             query["timeout"] = min(query["timeout"], 5)
         if positive and body is not None and run.creates < MAX_CREATES and not query.get("dry_run"):
             run.creates += 1
-            # the test cloud's image, flavor and network; no key, zone or group it may lack
-            for field in ("image", "flavor", "network", "key_name", "availability_zone", "security_groups"):
+            # the test cloud's image, flavor and network; no key, zone, group or volume it may lack
+            unsure = ("key_name", "availability_zone", "security_groups", "boot_volume", "boot_volume_size")
+            for field in ("image", "flavor", "network", *unsure):
                 body.pop(field, None)
             body.update(
                 image_id=cloud.image["id"], flavor_id=cloud.flavor["id"], network_id=cloud.networks["bulk"]["id"]

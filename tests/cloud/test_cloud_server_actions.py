@@ -69,7 +69,15 @@ def test_power_and_state_actions(gateway, upstream, cloud_info, servers):
     assert resp.json()["upstream_request_id"].startswith("req-")
 
     accepted = act(gateway, server_id, action="stop")
-    assert accepted == {"id": server_id, "action": "stop", "type": None, "target_status": "SHUTOFF", "image_id": None}
+    assert accepted == {
+        "id": server_id,
+        "action": "stop",
+        "type": None,
+        "target_status": "SHUTOFF",
+        "image_id": None,
+        "security_group": None,
+        "floating_ip": None,
+    }
     assert wait_settled(gateway, server_id, "SHUTOFF")["power_state"] == 4  # SHUTDOWN
 
     # a soft reboot of a stopped server is refused too
@@ -211,6 +219,8 @@ def test_snapshot_makes_an_image(gateway, upstream, cloud_info, servers):
             "type": None,
             "target_status": None,
             "image_id": image_id,
+            "security_group": None,
+            "floating_ip": None,
         }
         assert resp.headers["Location"].endswith(f"/api/v1/image/{image_id}")
 
