@@ -7,10 +7,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app, request
-from flask_restx import reqparse, swagger
+from flask_restx import inputs, reqparse, swagger
 from werkzeug.exceptions import HTTPException
 
 from devstack_client import MAX_URI_BYTES
+from devstack_client.config import MAX_WAIT_SECONDS
 from devstack_client.errors import InvalidRequest, UriTooLong
 from devstack_client.services.rules import MAX_PAGE, sendable
 
@@ -182,7 +183,20 @@ def idempotency_key_argument(parser: reqparse.RequestParser, what: str) -> None:
     parser.add_argument(
         "Idempotency-Key",
         location="headers",
-        help=f"Retrying a POST with the same key (and body) returns the first {what} instead of creating another",
+        help=f"Retrying a POST with the same key (1-{IDEMPOTENCY_KEY_MAX} characters) and body returns the first "
+        f"{what} instead of creating another",
+    )
+
+
+def wait_arguments(parser: reqparse.RequestParser, until: str) -> None:
+    """``?wait`` and ``?timeout`` of a create that can answer once its resource is ``until``."""
+    parser.add_argument("wait", type=inputs.boolean, default=False, location="args", help=f"Answer once {until}")
+    parser.add_argument(
+        "timeout",
+        type=inputs.int_range(1, MAX_WAIT_SECONDS),
+        default=120,
+        location="args",
+        help=f"With wait: seconds to wait at most (1 to {MAX_WAIT_SECONDS}, default 120)",
     )
 
 

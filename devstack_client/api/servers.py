@@ -9,11 +9,13 @@ from devstack_client.api.common import BODY_ERRORS, READ_ERRORS, documents_error
 from devstack_client.api.listing import lists, shows
 from devstack_client.api.query import (
     fields_argument,
+    idempotency_key_argument,
     moment,
     paged_parser,
     parse_query,
     sort_argument,
     still_accepts,
+    wait_arguments,
     whole_number,
 )
 from devstack_client.api.query import idempotency_key as _idempotency_key
@@ -32,7 +34,6 @@ from devstack_client.api.server_models import (
 from devstack_client.api.server_models import register as register_models
 from devstack_client.api.validation import parse_body
 from devstack_client.appctx import get_connection, settings
-from devstack_client.config import MAX_WAIT_SECONDS
 from devstack_client.metrics import CREATES_IN_FLIGHT
 from devstack_client.services import ComputeService, boot_volume, server_network, volume_actions
 from devstack_client.services.compute import SERVERS
@@ -68,19 +69,8 @@ fields_argument(list_query, "id,name,status")
 events_query = events.query_parser(STATUSES)
 
 create_query = reqparse.RequestParser(bundle_errors=True)
-create_query.add_argument("wait", type=inputs.boolean, default=False, location="args", help="Answer once ACTIVE")
-create_query.add_argument(
-    "timeout",
-    type=inputs.int_range(1, MAX_WAIT_SECONDS),
-    default=120,
-    location="args",
-    help=f"With wait: seconds to wait at most (1 to {MAX_WAIT_SECONDS}, default 120)",
-)
-create_query.add_argument(
-    "Idempotency-Key",
-    location="headers",
-    help="Retrying a POST with the same key (and body) returns the first server instead of creating another",
-)
+wait_arguments(create_query, "ACTIVE")
+idempotency_key_argument(create_query, "server")
 # ?dry_run=true, from before POST /api/v1/server/dry-run: still accepted, no longer documented (its 200 beside the
 # create's 201 gave generated clients one type for both answers, the dry run's).
 legacy_create_query = create_query.copy()

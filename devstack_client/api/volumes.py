@@ -1,22 +1,22 @@
 """The volume namespace: list, create, show, edit and delete Cinder volumes (501 where the cloud has no Cinder)."""
 
 from flask import url_for
-from flask_restx import Namespace, Resource, fields, inputs, marshal, reqparse
+from flask_restx import Namespace, Resource, fields, marshal, reqparse
 
 from devstack_client.api.common import BODY_ERRORS, READ_ERRORS, documents_errors, error_model
 from devstack_client.api.listing import lists, shows
 from devstack_client.api.query import (
-    IDEMPOTENCY_KEY_MAX,
     fields_argument,
     idempotency_key,
+    idempotency_key_argument,
     paged_parser,
     parse_query,
     sort_argument,
+    wait_arguments,
 )
 from devstack_client.api.server_models import NonEmptyModel
 from devstack_client.api.validation import parse_body
 from devstack_client.appctx import get_connection, settings
-from devstack_client.config import MAX_WAIT_SECONDS
 from devstack_client.services.rules import NAME_MAX
 from devstack_client.services.server_actions import text_errors
 from devstack_client.services.volume import VOLUMES, VolumeService
@@ -97,20 +97,8 @@ sort_argument(list_query, VOLUMES.sort)
 fields_argument(list_query, "id,name,status,size")
 
 create_query = reqparse.RequestParser(bundle_errors=True)
-create_query.add_argument("wait", type=inputs.boolean, default=False, location="args", help="Answer once available")
-create_query.add_argument(
-    "timeout",
-    type=inputs.int_range(1, MAX_WAIT_SECONDS),
-    default=120,
-    location="args",
-    help=f"With wait: seconds to wait at most (1 to {MAX_WAIT_SECONDS}, default 120)",
-)
-create_query.add_argument(
-    "Idempotency-Key",
-    location="headers",
-    help=f"Retrying a POST with the same key (1-{IDEMPOTENCY_KEY_MAX} characters) and body returns the first "
-    "volume instead of creating another",
-)
+wait_arguments(create_query, "available")
+idempotency_key_argument(create_query, "volume")
 
 
 def _service() -> VolumeService:

@@ -2126,7 +2126,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Retrying a POST with the same key (and body) returns the first floating IP instead of creating another */
+                /** @description Retrying a POST with the same key (1-255 characters) and body returns the first floating IP instead of creating another */
                 "Idempotency-Key"?: string;
             };
             path?: never;
@@ -3463,7 +3463,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Retrying a POST with the same key (and body) returns the first security group instead of creating another */
+                /** @description Retrying a POST with the same key (1-255 characters) and body returns the first security group instead of creating another */
                 "Idempotency-Key"?: string;
             };
             path?: never;
@@ -4278,7 +4278,7 @@ export interface operations {
                 timeout?: number;
             };
             header?: {
-                /** @description Retrying a POST with the same key (and body) returns the first server instead of creating another */
+                /** @description Retrying a POST with the same key (1-255 characters) and body returns the first server instead of creating another */
                 "Idempotency-Key"?: string;
             };
             path?: never;
