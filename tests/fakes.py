@@ -11,6 +11,7 @@ import): the benchmark imports this module.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 FIXTURES = Path(__file__).parent / "fixtures"
 PROJECT_ID = "5d1e2e6b3b7c4c36a2ab0c7e5e8f7a10"
 USER_ID = "a1c3d7a4f4b24c0c8f1f0a1e6f2d9b33"
+DEFAULT_GROUP_ID = "5c1ab3f4-7d2e-4b6a-9c8d-0e1f2a3b4c5d"  # the project's `default` security group
 KEYSTONE = "http://keystone.test/v3"
 NOVA = "http://nova.test/v2.1"
 GLANCE = "http://glance.test"
@@ -395,6 +397,13 @@ class FakeCloud:
         mocker.get(f"{NEUTRON}/v2.0", json=load_fixture("neutron_v2.0.json"))
         # No Cinder discovery: openstacksdk asks for block-storage v3 and keystoneauth reads the version from
         # the catalog URL (/v3/{project_id}) without a call.
+        # Every server's port is in the project's `default` group (make_fake_server's security_groups), as a
+        # fresh server's is: a show asks Neutron for the ids. A test registering its own ports answer wins.
+        self.server_ports = self.on(
+            "GET",
+            re.compile(rf"^{re.escape(NEUTRON)}/v2\.0/ports\?device_id=[^&]+&fields=security_groups$"),
+            body={"ports": [{"security_groups": [DEFAULT_GROUP_ID]}]},
+        )
 
     make_token = staticmethod(make_token)
 

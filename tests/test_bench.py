@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 GATEWAY_CALLS = {
     "list": {"GET /compute/v2.1/servers/detail": 1, "GET /image/v2/images": 1},
-    "show": {"GET /compute/v2.1/servers/{id}": 1},
+    "show": {"GET /compute/v2.1/servers/{id}": 1, "GET /network/v2.0/ports": 1},  # + the security groups' ids
     "flavors": {"GET /compute/v2.1/flavors/detail": 1},
 }
 
@@ -45,7 +45,10 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict:
 @pytest.mark.parametrize("op", GATEWAY_CALLS)
 def test_steady_state_costs_exactly_the_calls_needed(results, case, op):
     counted = results["upstream"][case][op]
-    assert counted["requests"] == GATEWAY_CALLS[op]
+    expected = dict(GATEWAY_CALLS[op])
+    if case == "direct" and op == "show":
+        del expected["GET /network/v2.0/ports"]  # openstacksdk's get_server does not ask for the groups' ids
+    assert counted["requests"] == expected
     assert counted["token"] == 0
     assert counted["discovery"] == 0
 
@@ -56,7 +59,8 @@ def test_the_naive_gateway_pays_a_token_and_discovery_every_call(results, op):
     assert counted["token"] == 1
     assert counted["discovery"] >= 1
     for request, n in GATEWAY_CALLS[op].items():
-        assert counted["requests"][request] >= n
+        if request != "GET /network/v2.0/ports":  # the baselines read the server only
+            assert counted["requests"][request] >= n
 
 
 def test_every_case_was_measured_at_every_size_and_concurrency(results):

@@ -32,7 +32,17 @@ fault = Model(
         "message": fields.String(example="No valid host was found. There are not enough hosts available."),
     },
 )
-server_security_group = Model("ServerSecurityGroup", {"name": fields.String(example="default")})
+server_security_group = Model(
+    "ServerSecurityGroup",
+    {
+        "id": fields.String(
+            nullable=True,
+            description="In a show only, from Neutron (null in lists, events and when Neutron cannot be read)",
+            example="0b7f4a1e-3c2d-4e5f-8a9b-1c2d3e4f5a6b",
+        ),
+        "name": fields.String(example="default"),
+    },
+)
 server_volume = Model(
     "ServerVolume",
     {
@@ -103,8 +113,7 @@ server = Model(
         ),
         "security_groups": fields.List(
             fields.Nested(server_security_group),
-            description="Its ports' security groups, by name (as Nova lists them); "
-            "GET /api/v1/server/{ref}/interfaces has their ids",
+            description="Its ports' security groups: names (as Nova lists them), and ids in a show",
         ),
         "volumes": fields.List(
             fields.Nested(server_volume),

@@ -13,7 +13,7 @@ from openstack import exceptions as os_exc
 
 from devstack_client.errors import DiscoveryFailed, GatewayError, InvalidRequest, NotFound
 from devstack_client.services._pages import Listing, Page, page, walk
-from devstack_client.services._wire import call, exact_name_regex, find, is_uuid
+from devstack_client.services._wire import call, exact_name_regex, find, is_uuid, service
 from devstack_client.services.cursor import Cursor, scheduling
 from devstack_client.services.image import ImageService
 from devstack_client.services.rules import MAX_PAGE
@@ -77,9 +77,10 @@ def shape_server(server: dict[str, Any]) -> dict[str, Any]:
         "created_at": server.get("created"),
         "updated_at": server.get("updated"),
         "fault": {"code": fault.get("code"), "message": fault.get("message")} if fault else None,
-        # Nova lists a group once per port: once here. Names only (Nova's): GET .../interfaces has the ids.
+        # Nova lists a group once per port: once here. Names only (Nova's); a show adds the ids from Neutron.
         "security_groups": [
-            {"name": name} for name in dict.fromkeys(g.get("name") for g in server.get("security_groups") or [])
+            {"id": None, "name": name}
+            for name in dict.fromkeys(g.get("name") for g in server.get("security_groups") or [])
         ],
         # Nova lists only the ids; a show adds each volume's name, device and size from Cinder (get_server).
         "volumes": [
@@ -247,7 +248,32 @@ class ComputeService:
         server = shape_server(self._find_server(ref))
         if server["volumes"]:
             self._add_volume_details(server)
+        if server["security_groups"]:
+            self._add_security_group_ids(server)
         return server
+
+    def _add_security_group_ids(self, server: dict[str, Any]) -> None:
+        """The ids of the server's groups: its ports' (one Neutron call), and their names (one more if several)."""
+        try:
+            neutron = service(self._conn, "network")
+            ports = call(neutron, "GET", "/ports", params={"device_id": server["id"], "fields": "security_groups"})
+            ids = list(dict.fromkeys(i for port in ports["ports"] for i in port.get("security_groups") or []))
+            if len(ids) == 1 and len(server["security_groups"]) == 1:
+                names = {ids[0]: server["security_groups"][0]["name"]}
+            elif ids:
+                query = {"id": ids, "fields": ["id", "name"]}
+                names = {
+                    g["id"]: g.get("name") or ""
+                    for g in call(neutron, "GET", "/security-groups", params=query)["security_groups"]
+                }
+            else:
+                return
+        except (*UPSTREAM_FAILURES, GatewayError):
+            # The ids are a convenience (Nova names the groups): Neutron down must not fail the show.
+            log.warning("security group ids unavailable for server %s", server["id"], exc_info=False)
+            return
+        # Several groups may share a name: each of the ports' groups is listed, with its id.
+        server["security_groups"] = [{"id": group_id, "name": name} for group_id, name in names.items()]
 
     def _add_volume_details(self, server: dict[str, Any]) -> None:
         # Imported here: the volume service resolves servers through this one.

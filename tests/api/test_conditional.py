@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from devstack_client import create_app
-from tests.fakes import CREDENTIALS, NOVA, SERVER_ID, make_fake_flavor, make_fake_server
+from tests.fakes import CREDENTIALS, NEUTRON, NOVA, SERVER_ID, make_fake_flavor, make_fake_server
 
 
 @pytest.fixture
@@ -132,6 +132,7 @@ def test_an_edit_by_name_with_if_match_looks_the_name_up_once(client, cloud):
     assert response.status_code == 200
     assert cloud.api_calls() == [
         f"GET {NOVA}/servers/detail?name=%5Eweb%5C-1%24",
+        f"GET {NEUTRON}/v2.0/ports?device_id={SERVER_ID}&fields=security_groups",  # the groups' ids: in the ETag
         f"PUT {NOVA}/servers/{SERVER_ID}",
     ]
 

@@ -27,9 +27,11 @@ def app(cloud):
 
 
 def shown(client: Any, server: dict[str, Any], cloud: Any) -> dict[str, Any]:
-    """The server as GET /api/v1/server/{id} answers it (from the same Nova JSON)."""
+    """The server as GET /api/v1/server/{id} answers it (from the same Nova JSON), but for what only a show adds
+    (its security groups' ids, from Neutron: null in events as in lists)."""
     cloud.nova("GET", f"/servers/{server['id']}", body={"server": server})
-    return client.get(f"/api/v1/server/{server['id']}").json
+    shown = client.get(f"/api/v1/server/{server['id']}").json
+    return {**shown, "security_groups": [{**group, "id": None} for group in shown["security_groups"]]}
 
 
 # -- the stream ------------------------------------------------------------------------------------------------

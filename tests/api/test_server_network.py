@@ -2,7 +2,16 @@
 
 import pytest
 
-from tests.fakes import NETWORK_ID, NEUTRON, NOVA, SERVER_ID, make_fake_server, neutron_error, nova_error
+from tests.fakes import (
+    DEFAULT_GROUP_ID,
+    NETWORK_ID,
+    NEUTRON,
+    NOVA,
+    SERVER_ID,
+    make_fake_server,
+    neutron_error,
+    nova_error,
+)
 from tests.neutron_fakes import PUBLIC_ID, SUBNET_ID, make_fake_floating_ip, make_fake_port, make_fake_security_group
 
 ACTION = f"/api/v1/server/{SERVER_ID}/action"
@@ -311,18 +320,70 @@ def test_the_show_lists_security_groups_once_each_and_floating_addresses(client,
             },
         ]
     }
-    # Nova lists a group once per port.
+    # Nova lists a group once per port: two ports here, one in `default`, the other in `default` and `web`.
     groups = [{"name": "default"}, {"name": "web"}, {"name": "default"}]
     server = make_fake_server(SERVER_ID, addresses=addresses, security_groups=groups)
     cloud.nova("GET", f"/servers/{SERVER_ID}", body={"server": server})
+    default, web = make_fake_security_group(name="default"), make_fake_security_group(name="web")
+    cloud.neutron(
+        "GET",
+        "/ports",
+        body={"ports": [{"security_groups": [default["id"]]}, {"security_groups": [default["id"], web["id"]]}]},
+    )
+    cloud.neutron(
+        "GET",
+        "/security-groups",
+        body={"security_groups": [{"id": web["id"], "name": "web"}, {"id": default["id"], "name": "default"}]},
+    )
 
     response = client.get(f"/api/v1/server/{SERVER_ID}")
 
-    assert response.json["security_groups"] == [{"name": "default"}, {"name": "web"}]
+    assert response.json["security_groups"] == [
+        {"id": web["id"], "name": "web"},
+        {"id": default["id"], "name": "default"},
+    ]
     assert response.json["addresses"]["private"][1] == {
         "addr": "172.24.4.228",
         "version": 4,
         "type": "floating",
         "mac_addr": "fa:16:3e:4c:2c:30",
     }
-    assert cloud.api_calls() == [f"GET {NOVA}/servers/{SERVER_ID}"]  # still one call
+    # the ids: the server's ports, then their groups (two Neutron calls; the list costs none)
+    assert cloud.api_calls() == [
+        f"GET {NOVA}/servers/{SERVER_ID}",
+        f"GET {NEUTRON}/v2.0/ports?device_id={SERVER_ID}&fields=security_groups",
+        f"GET {NEUTRON}/v2.0/security-groups?id={default['id']}&id={web['id']}&fields=id&fields=name",
+    ]
+
+
+def test_a_server_in_one_group_costs_one_neutron_call_for_its_id(client, cloud):
+    cloud.nova("GET", f"/servers/{SERVER_ID}", body={"server": make_fake_server(SERVER_ID)})
+
+    response = client.get(f"/api/v1/server/{SERVER_ID}")
+
+    assert response.json["security_groups"] == [{"id": DEFAULT_GROUP_ID, "name": "default"}]
+    assert cloud.api_calls() == [
+        f"GET {NOVA}/servers/{SERVER_ID}",
+        f"GET {NEUTRON}/v2.0/ports?device_id={SERVER_ID}&fields=security_groups",
+    ]
+
+
+def test_neutron_failing_leaves_the_ids_null_and_the_show_answers(client, cloud, caplog):
+    cloud.nova("GET", f"/servers/{SERVER_ID}", body={"server": make_fake_server(SERVER_ID)})
+    cloud.neutron("GET", "/ports", status=503, body=neutron_error("ServiceUnavailable", "Neutron is restarting"))
+
+    response = client.get(f"/api/v1/server/{SERVER_ID}")
+
+    assert response.status_code == 200
+    assert response.json["security_groups"] == [{"id": None, "name": "default"}]
+    assert "security group ids unavailable" in caplog.text
+
+
+def test_a_list_names_the_groups_without_asking_neutron(client, cloud):
+    cloud.nova("GET", "/servers/detail", body={"servers": [make_fake_server(SERVER_ID)]})
+    cloud.glance("GET", "/images", body={"images": []})
+
+    response = client.get("/api/v1/server")
+
+    assert response.json["servers"][0]["security_groups"] == [{"id": None, "name": "default"}]
+    assert [call for call in cloud.api_calls() if call.startswith(f"GET {NEUTRON}")] == []

@@ -3,10 +3,12 @@ import pytest
 from tests import answers
 from tests.fakes import (
     CREATE,
+    DEFAULT_GROUP_ID,
     GLANCE,
     IMAGE,
     IMAGE_ID,
     NETWORK_ID,
+    NEUTRON,
     NOVA,
     make_create_response,
     make_fake_flavor,
@@ -50,7 +52,7 @@ def test_list_servers(client, cloud):
         "created_at": "2026-11-02T09:14:03Z",
         "updated_at": "2026-11-02T09:14:09Z",
         "fault": None,
-        "security_groups": [{"name": "default"}],
+        "security_groups": [{"id": None, "name": "default"}],  # the ids: in a show
         "volumes": [],
     }
     assert response.json["servers"][1]["fault"] == {
@@ -184,7 +186,11 @@ def test_show_server_by_id(client, cloud):
 
     assert response.status_code == 200
     assert response.json["name"] == "web-1"
-    assert cloud.api_calls() == [f"GET {NOVA}/servers/{server['id']}"]
+    assert response.json["security_groups"] == [{"id": DEFAULT_GROUP_ID, "name": "default"}]
+    assert cloud.api_calls() == [
+        f"GET {NOVA}/servers/{server['id']}",
+        f"GET {NEUTRON}/v2.0/ports?device_id={server['id']}&fields=security_groups",
+    ]
 
 
 def test_tags_are_answered_in_one_order_whatever_nova_s(client, cloud):
@@ -215,7 +221,7 @@ def test_show_server_by_name_matches_exactly(client, cloud):
 
     assert response.status_code == 200
     assert response.json["id"] == wanted["id"]
-    assert cloud.history[-1].qs == {"name": ["^vm1\\.a$"]}
+    assert cloud.history[-2].qs == {"name": ["^vm1\\.a$"]}  # then Neutron, for the groups' ids
 
 
 def test_show_server_by_shared_name_is_409_with_both(client, cloud):

@@ -16,6 +16,7 @@ from tests.fakes import (
     IMAGE_ID,
     KEYSTONE,
     NETWORK,
+    NEUTRON,
     NOVA,
     PROJECT_ID,
     SERVER_ID,
@@ -148,7 +149,11 @@ def test_a_servers_show_lists_its_volumes_from_cinder(client, cloud):
     response = client.get(f"/api/v1/server/{SERVER_ID}")
 
     assert response.json["volumes"] == [{"id": VOLUME_ID, "name": "data-1", "device": "/dev/vdc", "size": 3}]
-    assert cloud.api_calls() == [f"GET {NOVA}/servers/{SERVER_ID}", f"GET {CINDER}/volumes/{VOLUME_ID}"]
+    assert cloud.api_calls() == [
+        f"GET {NOVA}/servers/{SERVER_ID}",
+        f"GET {CINDER}/volumes/{VOLUME_ID}",
+        f"GET {NEUTRON}/v2.0/ports?device_id={SERVER_ID}&fields=security_groups",
+    ]
 
 
 def test_a_server_list_gives_volume_ids_only_without_asking_cinder(client, cloud):

@@ -1194,7 +1194,7 @@ export interface components {
             power_state: number | null;
             /** @example 5d1e2e6b3b7c4c36a2ab0c7e5e8f7a10 */
             project_id: string;
-            /** @description Its ports' security groups, by name (as Nova lists them); GET /api/v1/server/{ref}/interfaces has their ids */
+            /** @description Its ports' security groups: names (as Nova lists them), and ids in a show */
             security_groups: components["schemas"]["ServerSecurityGroup"][];
             /**
              * @description BUILD, ACTIVE, SHUTOFF, ERROR, … (UNKNOWN: its cell is down)
@@ -1505,7 +1505,7 @@ export interface components {
             power_state?: number | null;
             /** @example 5d1e2e6b3b7c4c36a2ab0c7e5e8f7a10 */
             project_id?: string;
-            /** @description Its ports' security groups, by name (as Nova lists them); GET /api/v1/server/{ref}/interfaces has their ids */
+            /** @description Its ports' security groups: names (as Nova lists them), and ids in a show */
             security_groups?: components["schemas"]["ServerSecurityGroup"][];
             /**
              * @description BUILD, ACTIVE, SHUTOFF, ERROR, … (UNKNOWN: its cell is down)
@@ -1575,6 +1575,11 @@ export interface components {
             vcpus: number;
         };
         ServerSecurityGroup: {
+            /**
+             * @description In a show only, from Neutron (null in lists, events and when Neutron cannot be read)
+             * @example 0b7f4a1e-3c2d-4e5f-8a9b-1c2d3e4f5a6b
+             */
+            id: string | null;
             /** @example default */
             name: string;
         };
