@@ -128,8 +128,9 @@ CASES = {
     # a page of servers, and one Glance call for the whole page's image names
     "/api/v1/server": {"nova-api": 1, "glance": 1},
     "/api/v1/server?fields=id,name,status": {"nova-api": 1},
-    "/api/v1/server/{server_id}": {"nova-api": 1},
-    "/api/v1/server/{server_name}": {"nova-api": 1},
+    # a show, and its security group's id from its ports (one group: its name is Nova's)
+    "/api/v1/server/{server_id}": {"nova-api": 1, "neutron": 1},
+    "/api/v1/server/{server_name}": {"nova-api": 1, "neutron": 1},
 }
 
 
