@@ -26,22 +26,32 @@ if [ $# -gt 0 ]; then  # a chosen part: one run, after the cloud is up
     bash tests/cloud/up.sh
     exec "$VENV/bin/python" -m pytest --cov=devstack_client --cov-report=term-missing --cov-fail-under=90 "$@"
 fi
-# The whole run. The wire tests need no cloud: they run while it starts (pip and its database schemas keep one
-# core busy, the wire tests the other), which takes minutes off CI; then the cloud and browser tests, alone on
-# the machine, with the coverage of both parts together.
+# The whole run. The wire tests need no cloud: they start at once, at the lowest CPU priority (nice 19), and
+# run while the cloud starts and then beside the cloud and browser tests, which mostly wait on OpenStack and
+# keep the machine's CPU first. This takes their ~9 minutes off CI. Each part keeps its own coverage data;
+# the 90 % gate is on both together. The wire tests' output is printed once both are done (and kept in
+# test-artifacts/wire-tests.log).
 mkdir -p test-artifacts
+rm -f .coverage .coverage.wire .coverage.cloud
 wire_log=test-artifacts/wire-tests.log
-"$VENV/bin/python" -m pytest -m "not cloud and not browser" --cov=devstack_client --cov-report= >"$wire_log" 2>&1 &
+COVERAGE_FILE=.coverage.wire nice -n 19 "$VENV/bin/python" -m pytest -m "not cloud and not browser" \
+    --cov=devstack_client --cov-report= >"$wire_log" 2>&1 &
 wire=$!
-up=0
-bash tests/cloud/up.sh || up=$?
+trap 'kill "$wire" 2>/dev/null || true' EXIT
+status=0
+if bash tests/cloud/up.sh; then
+    COVERAGE_FILE=.coverage.cloud "$VENV/bin/python" -m pytest -m "cloud or browser" \
+        --cov=devstack_client --cov-report= || status=$?
+else
+    status=$?
+    echo "the test cloud did not start (exit $status)"
+fi
 wire_status=0
 wait "$wire" || wire_status=$?
-echo "---- the wire tests (run while the cloud started; also in $wire_log)"
+trap - EXIT
+echo "---- the wire tests (run beside the cloud's; also in $wire_log)"
 cat "$wire_log"
-[ "$up" -eq 0 ] || { echo "the test cloud did not start (exit $up)"; exit "$up"; }
-cloud_status=0
-"$VENV/bin/python" -m pytest -m "cloud or browser" \
-    --cov=devstack_client --cov-append --cov-report=term-missing --cov-fail-under=90 || cloud_status=$?
-[ "$wire_status" -eq 0 ] || { echo "the wire tests failed (pytest exit $wire_status): see above"; exit "$wire_status"; }
-exit "$cloud_status"
+[ "$wire_status" -eq 0 ] || { echo "the wire tests failed (pytest exit $wire_status): see above"; status=1; }
+[ "$status" -eq 0 ] || exit "$status"
+"$VENV/bin/coverage" combine .coverage.wire .coverage.cloud
+"$VENV/bin/coverage" report --show-missing --fail-under=90

@@ -121,7 +121,7 @@ def test_a_reachable_server_from_groups_rules_and_a_floating_ip(cloud_info: Clou
     created = servers.create(gateway, cloud_info, "net-web", security_groups=[group_name("web")])
     assert created.status_code == 201, created.text
     server = wait_active(gateway, created.json()["id"])
-    assert {"name": group_name("web")} in server["security_groups"]
+    assert server["security_groups"] == [{"id": web["id"], "name": group_name("web")}]  # a show has the ids
 
     # A second group, added and removed by action.
     added = gateway.post(
@@ -130,6 +130,11 @@ def test_a_reachable_server_from_groups_rules_and_a_floating_ip(cloud_info: Clou
     assert added.status_code == 202, added.text
     assert added.json()["security_group"] == {"id": extra["id"], "name": group_name("extra")}
     wait_for(lambda: True if group_name("extra") in group_names(gateway, server["id"]) else None, 30, "the group")
+    shown = gateway.get(f"/api/v1/server/{server['id']}").json()["security_groups"]  # two groups: names from Neutron
+    assert sorted(shown, key=lambda g: g["name"]) == [
+        {"id": extra["id"], "name": group_name("extra")},
+        {"id": web["id"], "name": group_name("web")},
+    ]
     ports = gateway.get(f"/api/v1/server/{server['id']}/interfaces")
     assert ports.status_code == 200, ports.text
     (port,) = ports.json()["interfaces"]
