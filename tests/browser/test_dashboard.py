@@ -130,3 +130,14 @@ def test_a_server_created_in_the_dashboard_goes_active_live_then_stops_and_goes(
         f"dashboard: create to ACTIVE seen live in {active - created:.1f} s, "
         f"whole walk {time.monotonic() - started:.0f} s; {len(shot.taken)} screenshots in {ARTIFACTS}"
     )
+
+
+def test_an_open_gateway_asks_for_no_key(page: Any, open_gateway: Gateway, browser_cloud: Cloud) -> None:
+    # Without API keys the gateway acts as its own identity: the page goes live with nothing typed.
+    page.goto(open_gateway.base + "/dashboard/")
+    page.locator("#stream-state.live").wait_for()
+    page.locator(f'#headroom tr[data-flavor="{browser_cloud.flavor["name"]}"]').wait_for()
+
+    assert not page.locator("#login").is_visible()
+    assert page.locator("#sign-out").is_hidden()
+    assert page.locator("#messages li").count() == 0
