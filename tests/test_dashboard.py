@@ -3,13 +3,14 @@ nothing else of the package served, no API data without a key, linked from the S
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from pathlib import Path
 
 import pytest
 
-from devstack_client import create_app
+from devstack_client import create_app, dashboard
 from devstack_client.apikeys import new_key
 from tests.fakes import CREDENTIALS
 
@@ -128,3 +129,15 @@ def test_every_import_resolves_without_a_build_step():
     for referenced in re.findall(r'(?:src|href)="([^"]+)"', html):
         if not referenced.startswith("../"):  # the API reference, the gateway's own page
             assert (DASHBOARD / referenced).is_file(), referenced
+
+
+def test_the_package_ships_every_file_it_serves():
+    # A pip-installed gateway (the container image's) has only what setup.py's package_data lists.
+    tree = ast.parse((DASHBOARD.parent.parent / "setup.py").read_text())
+    call = next(n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "setup")
+    package_data = ast.literal_eval(next(k.value for k in call.keywords if k.arg == "package_data"))
+    globs = package_data["devstack_client.dashboard"]
+    served = {p for p in DASHBOARD.rglob("*") if p.suffix in dashboard.TYPES}
+    shipped = {p for pattern in globs for p in DASHBOARD.glob(pattern)}  # setuptools' globs: no ** crossing
+
+    assert len(served) == 5 and served <= shipped, sorted(str(p) for p in served - shipped)
