@@ -4,6 +4,8 @@ nothing else of the package served, no API data without a key, linked from the S
 from __future__ import annotations
 
 import ast
+import base64
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -46,6 +48,21 @@ def test_the_page_and_its_files_are_served_without_a_key(keyed, cloud, path, con
     name = "index.html" if path == "/dashboard/" else path.removeprefix("/dashboard/")
     assert response.data == (DASHBOARD / name).read_bytes()
     assert cloud.history == []  # static files: nothing asked of OpenStack
+
+
+def test_the_page_may_run_only_its_own_scripts(client):
+    with client.get("/dashboard/") as response:
+        policy = dict(d.strip().split(" ", 1) for d in response.headers["Content-Security-Policy"].split(";"))
+        html = response.get_data(as_text=True)
+
+    # The import map, the page's one inline script, is allowed by its hash (the browser test runs the page).
+    importmap = re.search(r'<script type="importmap">(.*?)</script>', html, re.S).group(1)
+    digest = base64.b64encode(hashlib.sha256(importmap.encode()).digest()).decode()
+    assert policy["script-src"] == f"'self' 'sha256-{digest}'"
+    assert policy["connect-src"] == "'self'" and policy["frame-ancestors"] == "'none'"
+    assert len(re.findall(r"<script\b", html)) == 2  # the import map and app.js: nothing else inline
+    with client.get("/dashboard/app.js") as script:
+        assert "Content-Security-Policy" not in script.headers
 
 
 def test_a_revalidation_is_a_304_without_a_body(client):

@@ -123,6 +123,7 @@ async function follow(/** @type {AbortSignal} */ signal) {
   for (;;) {
     /** @type {Set<string>} */
     const listed = new Set(); // the servers of this (re)start's initial burst: any other one is gone
+    let synced = false;
     setStreamState("connecting…", false);
     try {
       const options = { baseUrl: BASE_URL, ...credentials, query: { initial: true }, signal };
@@ -130,12 +131,13 @@ async function follow(/** @type {AbortSignal} */ signal) {
         if (change.event === "added" || change.event === "modified") {
           listed.add(change.data.id);
           servers.set(change.data.id, change.data);
-          if (change.event === "added") refreshLimits();
+          if (change.event === "added" && synced) refreshLimits(); // a new server: less headroom
         } else if (change.event === "deleted") {
           servers.delete(change.data.id);
           refreshLimits();
         } else if (change.event === "synced") {
           for (const id of servers.keys()) if (!listed.has(id)) servers.delete(id);
+          synced = true;
           setStreamState("live", true);
         } else if (change.event === "expired") {
           break; // start over with a fresh list

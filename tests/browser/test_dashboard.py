@@ -40,7 +40,11 @@ def page(browser: Any) -> Iterator[Any]:
     context.set_default_timeout(STEP_MS)
     page = context.new_page()
     page.on("dialog", lambda dialog: dialog.accept())  # the delete's confirm()
+    page.problems = []  # uncaught errors, and anything the Content-Security-Policy refused
+    page.on("pageerror", lambda error: page.problems.append(str(error)))
+    page.on("console", lambda m: "Content Security Policy" in m.text and page.problems.append(m.text))
     yield page
+    assert page.problems == []
     context.close()
 
 
