@@ -21,6 +21,8 @@ setup(
     version=package_version(),
     description="A REST gateway (Flask + flask-restx + openstacksdk) to manage VMs in an OpenStack cloud",
     packages=find_packages(include=["devstack_client", "devstack_client.*"]),
+    # The example dashboard's files, served at /dashboard/ by an installed gateway too.
+    package_data={"devstack_client.dashboard": ["*.html", "*.js", "*.css", "vendor/*.js"]},
     python_requires=">=3.11",
     install_requires=[
         "Flask>=3.1,<3.2",

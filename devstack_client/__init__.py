@@ -22,7 +22,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Create the app: defaults, then the environment, then ``config`` (our settings and Flask's own keys)."""
     from flask import Flask
 
-    from devstack_client import api, appctx, cors, observe
+    from devstack_client import api, appctx, cors, dashboard, observe
     from devstack_client.config import is_setting, load
 
     app = Flask(__name__)
@@ -42,6 +42,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     cors.init_app(app)
     appctx.init_app(app)
     api.init_app(app)
+    dashboard.init_app(app)
     logging.getLogger("devstack_client").setLevel(settings.log_level)
     # At DEBUG these log whole response bodies: tokens, generated private keys.
     for name in ("keystoneauth", "openstack"):

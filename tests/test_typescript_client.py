@@ -21,7 +21,13 @@ from devstack_client import openapi, openapi3
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "clients" / "typescript"
 # What the package's checks read; node_modules/ and dist/ are made, never committed.
-COMMITTED = ("package.json", "package-lock.json", "tsconfig.json", "tsconfig.build.json", "src", "examples", "test")
+COMMITTED = (
+    "package.json", "package-lock.json", "tsconfig.json", "tsconfig.build.json", "tsconfig.dashboard.json", "src",
+    "examples", "test",
+)  # fmt: skip
+# The example dashboard (served at /dashboard/): its JavaScript is checked against src/, its vendor/ is our build.
+DASHBOARD = ROOT / "devstack_client" / "dashboard"
+VENDORED = {"dist/index.js": "devstack-client.js", "node_modules/openapi-fetch/dist/index.mjs": "openapi-fetch.js"}
 REQUIRE_NODE = os.environ.get("CI") == "true" or os.environ.get("DEVSTACK_CLIENT_REQUIRE_NODE") == "1"
 EVENTS = "/api/v1/server/events"
 STALE = (
@@ -47,6 +53,9 @@ def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("repo")
     (root / "docs").mkdir()
     shutil.copy(ROOT / openapi.CHECKED_IN_3, root / openapi.CHECKED_IN_3)
+    shutil.copytree(
+        DASHBOARD, root / "devstack_client" / "dashboard", ignore=shutil.ignore_patterns("*.py", "__pycache__")
+    )
     copy = root / "clients" / "typescript"
     copy.mkdir(parents=True)
     for name in COMMITTED:
@@ -70,6 +79,26 @@ def test_the_package_and_its_example_type_check_strictly(package):
     assert config["strict"] is True
 
     run("npx", "--no-install", "tsc", "--noEmit", "-p", ".", cwd=package)
+
+
+def test_the_dashboard_type_checks_against_the_client(package):
+    # Plain JavaScript, no build step: its JSDoc types are checked against src/ and the generated schema.
+    config = json.loads((package / "tsconfig.dashboard.json").read_text())["compilerOptions"]
+    assert config["checkJs"] is True
+    for script in (package.parent.parent / "devstack_client" / "dashboard").glob("*.js"):
+        assert script.read_text().startswith("// @ts-check\n"), script.name
+
+    run("npx", "--no-install", "tsc", "-p", "tsconfig.dashboard.json", cwd=package)
+
+
+@pytest.mark.parametrize(("built", "served"), VENDORED.items())
+def test_the_dashboard_serves_this_build_of_the_client(package, built, served):
+    # What `npm ci` built from the committed src/ and lock file, byte for byte: nothing built drifts unnoticed.
+    fresh = (package / built).read_bytes()
+
+    assert (DASHBOARD / "vendor" / served).read_bytes() == fresh, (
+        f"devstack_client/dashboard/vendor/{served} is not {built}: run `npm run dashboard` in clients/typescript"
+    )
 
 
 def test_the_helpers_work_at_run_time(package):

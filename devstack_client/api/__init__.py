@@ -39,6 +39,10 @@ plus `upstream_status` and `upstream_request_id` when OpenStack answered.
 Every answer carries an `X-Request-Id` header (yours, if you send one of the
 form `req-<uuid>`); the gateway sends the same id to OpenStack as the global
 request id, so it finds the call in Nova's, Glance's and Neutron's logs.
+
+A live example dashboard built on this API's typed TypeScript client is at
+[/dashboard/](dashboard/): servers with live status, create, start, stop,
+reboot, delete, quota headroom.
 """
 
 
