@@ -289,10 +289,13 @@ def test_compose_schema_refuses_a_typo() -> None:
 def test_compose_runs_three_gateways_as_haproxy_names_them() -> None:
     services = gateways()
     assert sorted(services) == ["gateway-1", "gateway-2", "gateway-3"]
-    servers = [words for words in haproxy_cfg() if words[0] == "server"]
+    servers = [words for words in haproxy_cfg() if words[0] == "server" and "backup" not in words]
     assert [s[1] for s in servers] == sorted(services)
+    # the fail-open backups are the same instances, unchecked
+    backups = [words for words in haproxy_cfg() if words[0] == "server" and "backup" in words]
+    assert [(b[1], b[2]) for b in backups] == [(f"{s[1]}-open", s[2]) for s in servers]
     port = container_env()["PORT"]
-    for (_, name, address), service in zip(servers, services.values(), strict=True):
+    for (_, name, address, *_), service in zip(servers, services.values(), strict=True):
         assert address.endswith(f'-{name}:{port}}}"'), address  # "${GATEWAY_n-gateway-n:8080}"
         assert service["expose"] == [port]
         assert service["read_only"] is True and "/tmp" in service["tmpfs"]

@@ -1,4 +1,4 @@
-"""Several gateway instances behind HAProxy (tests/cloud/haproxy.cfg), and the load test_cloud_multi.py runs
+"""Several gateway instances behind HAProxy (deploy/haproxy.cfg), and the load test_cloud_multi.py runs
 through them: readers, creates with an Idempotency-Key, and event streams that resume as a browser's
 EventSource does (with their Last-Event-ID, through the balancer, so on whichever instance it picks).
 """
@@ -27,7 +27,7 @@ from tests.cloud.harness import HERE, REQUIRE_CLOUD, Gateway, Verbs
 from tests.loopback import free_port, stop_group
 
 HAPROXY = "/usr/sbin/haproxy"
-CONFIG = HERE / "haproxy.cfg"
+CONFIG = HERE.parents[1] / "deploy" / "haproxy.cfg"  # the one we ship
 EVENTS = "/api/v1/server/events"
 
 
@@ -52,7 +52,7 @@ class Client(Verbs):
 
 
 class Balancer:
-    """HAProxy from Debian on loopback, running tests/cloud/haproxy.cfg in front of three ports."""
+    """HAProxy from Debian on loopback, running deploy/haproxy.cfg in front of three ports."""
 
     def __init__(self, ports: list[int], log_path: Path) -> None:
         self.port, self.stats_port = free_port(), free_port()
@@ -60,7 +60,7 @@ class Balancer:
         self.log_path = log_path
         env = {
             **os.environ,
-            "LB_BIND": f"127.0.0.1:{self.port}",
+            "HAPROXY_BIND": f"127.0.0.1:{self.port}",
             "STATS_BIND": f"127.0.0.1:{self.stats_port}",
             **{f"GATEWAY_{n}": f"127.0.0.1:{port}" for n, port in enumerate(ports, 1)},
         }
@@ -75,7 +75,7 @@ class Balancer:
         )
 
     def stats(self) -> dict[str, dict[str, str]]:
-        """The stats page's rows of the gateways backend: gw1..gw3 and BACKEND (status, scur, wretr, wredis…)."""
+        """The stats page's rows of the gateways backend: gateway-1..3 (-open: backups), BACKEND (status, wretr…)."""
         text = requests.get(f"http://127.0.0.1:{self.stats_port}/stats;csv", timeout=5).text
         rows = csv.DictReader(io.StringIO(text.removeprefix("# ")))
         return {row["svname"]: row for row in rows if row["pxname"] == "gateways"}
@@ -128,7 +128,7 @@ class Cluster:
 
     @staticmethod
     def name(n: int) -> str:
-        return f"gw{n + 1}"  # as haproxy.cfg names it
+        return f"gateway-{n + 1}"  # as haproxy.cfg names it
 
     def start_instance(self, n: int, **extra: str) -> Gateway:
         self._starts += 1
