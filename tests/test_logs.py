@@ -51,7 +51,7 @@ def test_one_line_per_request_with_route_status_and_upstream_calls(client, cloud
         f"/api/v1/server/{server['id']}",
     )
     assert line["status"] == 200
-    assert line["upstream_calls"] == len(cloud.history) == 5  # token, 3 discoveries, the server
+    assert line["upstream_calls"] == len(cloud.history) == 6  # token, 3 discoveries, the server, its ports
     assert 0 <= line["upstream_ms"] <= line["duration_ms"]
     assert line["error"] is None
     assert line["time"].endswith("+00:00")

@@ -6,7 +6,16 @@ import pytest
 
 from devstack_client import create_app
 from devstack_client.apikeys import new_key
-from tests.fakes import CREATE, CREDENTIALS, NOVA, SERVER_ID, make_create_response, make_fake_flavor, make_fake_server
+from tests.fakes import (
+    CREATE,
+    CREDENTIALS,
+    NEUTRON,
+    NOVA,
+    SERVER_ID,
+    make_create_response,
+    make_fake_flavor,
+    make_fake_server,
+)
 
 READER, READER_LINE = new_key("reader", "dashboard")
 OPERATOR, OPERATOR_LINE = new_key("operator", "ci bot")
@@ -112,6 +121,7 @@ def test_operator_may_create_and_delete(keyed, cloud):
     assert cloud.api_calls() == [
         f"POST {NOVA}/servers",
         f"GET {NOVA}/servers/{SERVER_ID}",
+        f"GET {NEUTRON}/v2.0/ports?device_id={SERVER_ID}&fields=security_groups",  # its groups' ids
         f"DELETE {NOVA}/servers/{SERVER_ID}",
     ]
 
