@@ -240,7 +240,7 @@ class DocsCloud:
             name, _, server = item.partition("@")
             names.add(name)
             if server:
-                on.setdefault(server, set()).add(name)
+                on.setdefault(server, []).append(name)  # in this order (Nova lists them by name)
         ours = self._groups()
         for name in names - ours.keys():
             resp = gw.post("/api/v1/security-group", json={"name": RUN_PREFIX + name})
@@ -249,14 +249,15 @@ class DocsCloud:
         default = self._groups(prefix="")["default"][0]
         mine = {group_id for ids in ours.values() for group_id in ids}
         for server in self.servers():
-            named = on.get(from_cloud(server["name"]), set())
+            named = on.get(from_cloud(server["name"]), [])
             ports = gw.get(f"/api/v1/server/{server['id']}/interfaces")
             assert ports.status_code in (200, 404), ports.text  # 404: being deleted
             have = {g["id"] for port in ports.json().get("interfaces", []) for g in port["security_groups"]}
             if not named and not have & mine:
                 continue  # in the default group (or no port yet, or none left)
-            want = {ours[name][0] for name in named} or {default}
-            for action, groups in (("add_security_group", want - have), ("remove_security_group", have - want)):
+            want = [ours[name][0] for name in named] or [default]
+            added, removed = [g for g in want if g not in have], have - set(want)
+            for action, groups in (("add_security_group", added), ("remove_security_group", removed)):
                 for group_id in groups:
                     resp = gw.post(
                         f"/api/v1/server/{server['id']}/action", json={"action": action, "security_group": group_id}
@@ -476,8 +477,9 @@ def check(resp: requests.Response, shown: Answer | None, where: str) -> None:
         got, want = (sorted(normalise(v).split(", ")) for v in (from_cloud(resp.headers[name]), value))
         assert got == want, (where, name, resp.headers[name])
     if shown.has_body:
+        print(f"{where} answered:\n{text}")  # shown in full when the comparison fails: to re-capture it
         actual = normalise(json.loads(text))
-        assert normalise(matched(shown.body, json.loads(text))) == actual, (where, text)
+        assert normalise(matched(shown.body, json.loads(text))) == actual, where
         if shown.status is None:  # a body alone: an error body must come with an error status, and only then
             assert (resp.status_code >= 400) == ("code" in shown.body), (where, resp.status_code)
     elif shown.status is not None and resp.status_code == 204:
