@@ -22,7 +22,8 @@ An example with any of these options (an empty one included, ``volumes=``) gets 
 or volume of this run but those its options name: one example's leftovers never show in another's answer.
 
 What differs from one cloud or run to the next is normalised on both sides before the comparison: ids, long
-hex digests, times, addresses, fingerprints; an error's ``request_id`` when the docs leave it out (they say
+hex digests, times, addresses, fingerprints, the order of a ``security_groups`` list (a set: no stable order);
+an error's ``request_id`` when the docs leave it out (they say
 so); a ``…`` in a shown string matches anything. The docs' names (web-1, my-key, …: DOC_NAMES) are sent as
 ``dcgt-<run>-web-1`` (in a URL's path segment or query value, a JSON body's name fields, a header) and read back
 without the prefix; the ids in a create's body (image_id, flavor_id, network_id) are replaced by the test
@@ -87,7 +88,12 @@ def normalise(value: Any) -> Any:
             value = pattern.sub(replacement, value)
         return value
     if isinstance(value, dict):
-        return {key: normalise(item) for key, item in value.items()}
+        out = {key: normalise(item) for key, item in value.items()}
+        # a port's groups are a set: Nova and Neutron list them in no stable order (db, web in one run, web, db in
+        # the next), so both sides are compared in one order
+        if isinstance(out.get("security_groups"), list):
+            out["security_groups"] = sorted(out["security_groups"], key=lambda group: json.dumps(group, sort_keys=True))
+        return out
     if isinstance(value, list):
         return [normalise(item) for item in value]
     return value
@@ -240,7 +246,7 @@ class DocsCloud:
             name, _, server = item.partition("@")
             names.add(name)
             if server:
-                on.setdefault(server, []).append(name)  # in this order (Nova lists them by name)
+                on.setdefault(server, []).append(name)
         ours = self._groups()
         for name in names - ours.keys():
             resp = gw.post("/api/v1/security-group", json={"name": RUN_PREFIX + name})
