@@ -124,12 +124,15 @@ class ServerList(Resource):
         if query["dry_run"]:
             return {"dry_run": True, "server": launch.dry_run(body)}, 200
         with CREATES_IN_FLIGHT.track_inprogress():
-            created, replayed = launch.create_server(body, idempotency_key=_idempotency_key(query["Idempotency-Key"]))
+            key = _idempotency_key(query["Idempotency-Key"])
+            created, replayed = launch.create_server(body, idempotency_key=key)
             events.poke()
             status = 201
             if query["wait"] and created["status"] != "ACTIVE":
                 created = launch.wait_for_server(created["id"], timeout=query["timeout"])
                 status = 201 if created["status"] == "ACTIVE" else 202
+            if key and not replayed:
+                created = launch.settled(created)
         headers = {"Location": url_for("server_server", ref=created["id"])}
         if replayed:
             headers["Idempotent-Replayed"] = "true"

@@ -205,12 +205,25 @@ class LaunchService:
             log.info("idempotency race: deleting duplicate server %s, keeping %s", server_id, winner)
             call(self._api, "DELETE", f"/servers/{server_id}")
         elif not any(_settled(s) for s in keyed):
-            try:
-                meta = {"meta": {SETTLED_METADATA: "true"}}
-                call(self._api, "PUT", f"/servers/{server_id}/metadata/{SETTLED_METADATA}", json=meta)
-            except Exception:  # the server exists and won: a missing mark only weakens a later, slower twin
-                log.warning("could not mark server %s settled", server_id, exc_info=True)
+            self._mark_settled(server_id)
         return winner, winner != server_id
+
+    def _mark_settled(self, server_id: str) -> bool:
+        try:
+            meta = {"meta": {SETTLED_METADATA: "true"}}
+            call(self._api, "PUT", f"/servers/{server_id}/metadata/{SETTLED_METADATA}", json=meta)
+            return True
+        except Exception:  # the server exists and won: a missing mark only weakens a later, slower twin
+            # Nova refuses metadata while a server builds (409 "in vm_state building"): a busy cloud's
+            # server often is, 2 s after its POST. settled() marks it again once it is ACTIVE.
+            log.warning("could not mark server %s settled (yet)", server_id, exc_info=False)
+            return False
+
+    def settled(self, server: dict[str, Any]) -> dict[str, Any]:
+        """The keyed server this request made (and kept), marked settled if it is ACTIVE and not marked yet."""
+        if server.get("status") != "ACTIVE" or _settled(server) or not self._mark_settled(server["id"]):
+            return server
+        return {**server, "metadata": {**server.get("metadata", {}), SETTLED_METADATA: "true"}}
 
     # -- wait ------------------------------------------------------------------
 

@@ -277,6 +277,51 @@ def test_an_expired_key_creates_anew(client, cloud, nova_creates, settle_waits):
     assert settled.call_count == 1
 
 
+def test_a_mark_refused_while_building_is_written_once_active(client, cloud, settle_waits, fast_polls):
+    # Nova refuses metadata while a server builds (409), as on a busy cloud 2 s after the POST
+    server_id = "2b1f6c0e-8a4d-4c2e-9f3b-7d5e1a0c9b84"
+    cloud.nova("POST", "/servers", status=202, body=make_create_response(server_id))
+    building, active = (keyed_server(server_id, status=status) for status in ("BUILD", "ACTIVE"))
+    cloud.mocker.get(f"{NOVA}/servers/{server_id}", [{"json": {"server": building}}, {"json": {"server": active}}])
+    cloud.mocker.get(
+        f"{NOVA}/servers/detail?tags={key_tag(KEY)}",
+        [{"json": {"servers": []}}, {"json": {"servers": [building]}}],
+    )
+    refused = nova_error(409, f"Cannot 'update metadata' instance {server_id} while it is in vm_state building")
+    mark = cloud.mocker.put(
+        f"{NOVA}/servers/{server_id}/metadata/{SETTLED_METADATA}",
+        [{"status_code": 409, "json": refused}, {"json": {"meta": {SETTLED_METADATA: "true"}}}],
+    )
+
+    response = client.post("/api/v1/server?wait=true", json=CREATE, headers={"Idempotency-Key": KEY})
+
+    assert response.status_code == 201
+    assert response.json["status"] == "ACTIVE"
+    assert response.json["metadata"][SETTLED_METADATA] == "true"
+    assert mark.call_count == 2  # refused while building, written once ACTIVE
+    assert [m for m in cloud.api_calls() if m.startswith("PUT")] == [
+        f"PUT {NOVA}/servers/{server_id}/metadata/{SETTLED_METADATA}"
+    ] * 2
+
+
+def test_a_mark_already_written_is_not_written_again(client, cloud, settle_waits):
+    server_id = "2b1f6c0e-8a4d-4c2e-9f3b-7d5e1a0c9b84"
+    cloud.nova("POST", "/servers", status=202, body=make_create_response(server_id))
+    marked = keyed_server(server_id)
+    marked["metadata"] = {**marked["metadata"], SETTLED_METADATA: "true"}
+    cloud.nova("GET", f"/servers/{server_id}", body={"server": marked})
+    cloud.mocker.get(
+        f"{NOVA}/servers/detail?tags={key_tag(KEY)}",
+        [{"json": {"servers": []}}, {"json": {"servers": [keyed_server(server_id)]}}],
+    )
+    mark = cloud.nova("PUT", f"/servers/{server_id}/metadata/{SETTLED_METADATA}", body={"meta": {}})
+
+    response = client.post("/api/v1/server?wait=true", json=CREATE, headers={"Idempotency-Key": KEY})
+
+    assert response.json["metadata"][SETTLED_METADATA] == "true"
+    assert mark.call_count == 1  # at the settle; the server read back has it
+
+
 def test_a_failed_settled_mark_still_answers_the_server(client, cloud, nova_creates, settle_waits):
     server_id = "2b1f6c0e-8a4d-4c2e-9f3b-7d5e1a0c9b84"
     cloud.mocker.get(
