@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
 
-from devstack_client import apikeys, logs
+from devstack_client import apikeys, logs, rawerrors
 from devstack_client.config import MAX_WAIT_SECONDS, ConfigError, Settings, bind_problem, load
 
 if TYPE_CHECKING:
@@ -56,6 +56,7 @@ class Server(BaseApplication):
 
     def __init__(self, options: dict[str, Any]) -> None:
         self.options = options
+        rawerrors.install()  # what gunicorn answers itself, in JSON too (the workers inherit it)
         super().__init__()
 
     def load_config(self) -> None:

@@ -2,6 +2,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -279,6 +280,49 @@ def test_the_documented_command_serves_the_swagger_ui(start):
     assert any(line["message"] == f"Using worker: {GEVENT_WORKER}" for line in lines)
     # A worker that patched after ssl's users were imported says so on stderr (into this log).
     assert "MonkeyPatchWarning" not in gateway.log_path.read_text()
+
+
+def raw_request(url: str, head: str) -> tuple[int, str, dict]:
+    """Send ``head`` (a request gunicorn cannot parse) as is; the status, Content-Type and JSON answered."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall(head.encode("latin-1"))
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    status_line, _, rest = answer.partition(b"\r\n")
+    headers, _, body = rest.partition(b"\r\n\r\n")
+    content_type = next(
+        (
+            line.split(b":", 1)[1].strip().decode()
+            for line in headers.split(b"\r\n")
+            if line.lower().startswith(b"content-type:")
+        ),
+        "",
+    )
+    return int(status_line.split()[1]), content_type, json.loads(body)
+
+
+@pytest.mark.parametrize("workers", ["gevent", "gthread"])
+def test_a_request_gunicorn_cannot_read_gets_a_json_error(start, workers):
+    # found by the real-cloud fuzz: Content-Length: # was answered by gunicorn in HTML
+    gateway = start(WORKER_CLASS=workers)
+    gateway.wait_ready()
+
+    bad_length = "GET /api/v1/flavor HTTP/1.1\r\nHost: x\r\nContent-Length: #\r\n\r\n"
+    too_long = f"GET /api/v1/flavor?name={'a' * 9000} HTTP/1.1\r\nHost: x\r\n\r\n"  # over limit_request_line
+
+    assert raw_request(gateway.url, bad_length) == (
+        400,
+        "application/json",
+        {
+            "code": "bad_request",
+            "message": "The HTTP request could not be read: Invalid HTTP Header: 'CONTENT-LENGTH'.",
+        },
+    )
+    status, content_type, body = raw_request(gateway.url, too_long)
+    assert (status, content_type, body["code"]) == (414, "application/json", "uri_too_long")
+    assert body["message"].startswith("The HTTP request could not be read: ")
 
 
 MASTER_PROBE = """
