@@ -71,10 +71,16 @@ def test_a_server_created_in_the_dashboard_goes_active_live_then_stops_and_goes(
         page.locator("#stream-state.live").wait_for()  # the stream's initial list is in: `synced`
         page.evaluate("window.notReloaded = true")  # gone if anything reloads the page
 
-        # The pickers hold the cloud's image, flavors and networks.
-        assert page.locator(f'#images option[value="{browser_cloud.image["name"]}"]').count() == 1
-        assert page.locator(f'#flavors option[value="{browser_cloud.flavor["name"]}"]').count() == 1
-        assert page.locator(f'#networks option[value="{browser_cloud.networks["demo"]["name"]}"]').count() == 1
+        # The pickers hold the cloud's image, flavors and networks. Their lists load beside the stream: on a
+        # cloud just restarted they may come after it is live, so each is waited for (a count at once failed).
+        for picker, value in (
+            ("images", browser_cloud.image["name"]),
+            ("flavors", browser_cloud.flavor["name"]),
+            ("networks", browser_cloud.networks["demo"]["name"]),
+        ):
+            option = page.locator(f'#{picker} option[value="{value}"]')
+            option.wait_for(state="attached")
+            assert option.count() == 1, (picker, value)
 
         # The dry run checks the form as it is typed: an unknown flavor is named.
         page.locator("#create input[name=name]").fill(name)
