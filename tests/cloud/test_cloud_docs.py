@@ -59,7 +59,20 @@ from tests.docs_examples import DOCS_HOST, Answer, Command, Example, all_example
 EXAMPLES = [example for example in all_examples() if example.run]
 RUN_PREFIX = f"{PREFIX}{RUN}-"
 # the names the docs use for what the examples create, longest first (web-2-snap before web-2)
-DOC_NAMES = ("web-2-snap", "web-1", "web-2", "web-3", "my-key", "laptop", "broken", "auth-doc-1", "data-1", "web", "db")
+DOC_NAMES = (
+    "web-2-snap",
+    "web-1",
+    "web-2",
+    "web-3",
+    "my-key",
+    "laptop",
+    "broken",
+    "auth-doc-1",
+    "data-1",
+    "data-2",
+    "web",
+    "db",
+)
 _NAMES = "|".join(map(re.escape, DOC_NAMES))
 _DOC_NAME = re.compile(r"(?<![\w-])(" + _NAMES + r")(?![\w-])")
 # in a URL: a whole path segment or query value ("web" in /security-group/web/rule, not in /api/v1/server?web=)
