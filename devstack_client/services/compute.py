@@ -254,6 +254,9 @@ class ComputeService:
 
     def _add_security_group_ids(self, server: dict[str, Any]) -> None:
         """The ids of the server's groups: its ports' (one Neutron call), and their names (one more if several)."""
+        # Imported here: the security group service's idempotency keys come from launch, which imports this one.
+        from devstack_client.services.security_group import SecurityGroupService
+
         try:
             neutron = service(self._conn, "network")
             ports = call(neutron, "GET", "/ports", params={"device_id": server["id"], "fields": "security_groups"})
@@ -261,11 +264,7 @@ class ComputeService:
             if len(ids) == 1 and len(server["security_groups"]) == 1:
                 names = {ids[0]: server["security_groups"][0]["name"]}
             elif ids:
-                query = {"id": ids, "fields": ["id", "name"]}
-                names = {
-                    g["id"]: g.get("name") or ""
-                    for g in call(neutron, "GET", "/security-groups", params=query)["security_groups"]
-                }
+                names = SecurityGroupService(self._conn).names(ids)  # the interfaces' lookup, one call
             else:
                 return
         except (*UPSTREAM_FAILURES, GatewayError):
@@ -273,7 +272,7 @@ class ComputeService:
             log.warning("security group ids unavailable for server %s", server["id"], exc_info=False)
             return
         # Several groups may share a name: each of the ports' groups is listed, with its id.
-        server["security_groups"] = [{"id": group_id, "name": name} for group_id, name in names.items()]
+        server["security_groups"] = [{"id": group_id, "name": name or ""} for group_id, name in names.items()]
 
     def _add_volume_details(self, server: dict[str, Any]) -> None:
         # Imported here: the volume service resolves servers through this one.
