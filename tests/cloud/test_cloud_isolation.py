@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.cloud.harness import RUN, Cloud, Gateway, Verbs, password_auth, server_name
+from tests.cloud.harness import RUN, Cloud, Gateway, Verbs, password_auth, server_name, wait_active
 
 KEYSTONE_LOG_WAIT = 0.5  # s: gunicorn writes the access-log line just after the response
 QUOTA_WAIT = 60  # s
@@ -71,6 +71,14 @@ def test_users_never_see_or_touch_each_others_servers(cloud_info, demo, lowquota
     mine = servers.create(demo, cloud_info, "iso-demo")
     assert mine.status_code == 201, mine.text
     assert mine.json()["project_id"] == cloud_info.users["demo"]["project_id"]
+    # While Nova still schedules a server (a build request, not yet in a cell), it finds it by id for any
+    # project and refuses another project's call by policy: 403, not 404. Refused either way.
+    early = lowquota.delete(f"/api/v1/server/{mine.json()['id']}")
+    assert (early.status_code, early.json()["upstream_status"]) in ((403, 403), (404, 404)), early.text
+    assert early.json()["code"] == ("forbidden" if early.status_code == 403 else "not_found")
+    # Once both are in their cell, Nova answers as for a missing server.
+    wait_active(lowquota, theirs["id"])
+    wait_active(demo, mine.json()["id"])
 
     # Lists: each user's own project only.
     demo_names = [s["name"] for s in demo.get("/api/v1/server?fields=name&limit=1000").json()["servers"]]
