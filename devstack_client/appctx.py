@@ -14,6 +14,7 @@ from devstack_client.connection import CloudConnection
 from devstack_client.identity import resolve
 from devstack_client.services.feedbus import FeedBus
 from devstack_client.services.feeds import Feeds, Timing
+from devstack_client.services.keywatch import KeyWatch
 
 
 def init_app(app: Flask) -> None:
@@ -27,6 +28,7 @@ def init_app(app: Flask) -> None:
         resync=config.events_resync_seconds,
         heartbeat=config.events_heartbeat_seconds,
     )
+    app.extensions["keywatch"] = KeyWatch(config.idempotency_watch_seconds)
     app.extensions["feeds"] = Feeds(timing, FeedBus(config.redis_url) if config.redis_url else None)
     if config.require_user_tokens:
         app.logger.info("every call acts as the Keystone user whose token it carries (REQUIRE_USER_TOKENS)")
@@ -59,6 +61,11 @@ def get_connection() -> os_connection.Connection:
 def feeds() -> Feeds:
     """The current app's server change feeds (one per identity, in this process)."""
     return current_app.extensions["feeds"]
+
+
+def keywatch() -> KeyWatch:
+    """The current app's background checks of keyed creates (late duplicates)."""
+    return current_app.extensions["keywatch"]
 
 
 def identity_key() -> tuple[str, ...]:

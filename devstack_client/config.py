@@ -75,6 +75,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds a create with an `Idempotency-Key` waits after its POST for same-instant twins to show.",
     ),
     Setting(
+        "IDEMPOTENCY_WATCH_SECONDS",
+        "120",
+        "Seconds after a keyed create during which its gateway looks again (5 times) for a late duplicate, made "
+        "by a POST whose gateway died before it answered, and deletes it; 0: off.",
+    ),
+    Setting(
         "EVENTS_POLL_SECONDS",
         "2",
         "Seconds between two reads of Nova's changes for the server event stream while a server is in transition.",
@@ -181,6 +187,7 @@ class Settings:
     ready_timeout: float
     idempotency_ttl: float
     idempotency_settle_seconds: float
+    idempotency_watch_seconds: float
     events_poll_seconds: float
     events_idle_poll_seconds: float
     events_resync_seconds: float
@@ -205,7 +212,7 @@ class Settings:
 
 
 _DEFAULTS = {s.name: s.default for s in SETTINGS}
-_MAY_BE_ZERO = {"IDEMPOTENCY_SETTLE_SECONDS"}
+_MAY_BE_ZERO = {"IDEMPOTENCY_SETTLE_SECONDS", "IDEMPOTENCY_WATCH_SECONDS"}
 _TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off", ""}
 
 

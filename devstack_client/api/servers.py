@@ -33,7 +33,7 @@ from devstack_client.api.server_models import (
 )
 from devstack_client.api.server_models import register as register_models
 from devstack_client.api.validation import parse_body
-from devstack_client.appctx import get_connection, settings
+from devstack_client.appctx import get_connection, keywatch, settings
 from devstack_client.metrics import CREATES_IN_FLIGHT
 from devstack_client.services import ComputeService, boot_volume, server_network, volume_actions
 from devstack_client.services.compute import SERVERS
@@ -155,6 +155,7 @@ def _launch() -> LaunchService:
         get_connection(),
         idempotency_ttl=settings().idempotency_ttl,
         settle_seconds=settings().idempotency_settle_seconds,
+        watch=keywatch(),
     )
 
 

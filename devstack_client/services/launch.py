@@ -28,6 +28,7 @@ from devstack_client.services._wire import call, exact_name_regex
 from devstack_client.services.boot_volume import BootVolumes
 from devstack_client.services.compute import ComputeService, shape_server
 from devstack_client.services.image import ImageService
+from devstack_client.services.keywatch import KeyWatch
 from devstack_client.services.limits import LIMITS, PER_SERVER, shape_limit
 from devstack_client.services.network import NetworkService
 
@@ -90,9 +91,15 @@ _POSTS_AT_ONCE = threading.BoundedSemaphore(8)
 
 class LaunchService:
     def __init__(
-        self, conn: connection.Connection, *, idempotency_ttl: float = 86400, settle_seconds: float = 2.0
+        self,
+        conn: connection.Connection,
+        *,
+        idempotency_ttl: float = 86400,
+        settle_seconds: float = 2.0,
+        watch: KeyWatch | None = None,
     ) -> None:
         self._conn = conn
+        self._watch = watch
         self._api = conn.compute
         self._compute = ComputeService(conn)
         self._images = ImageService(conn)
@@ -126,6 +133,8 @@ class LaunchService:
         replayed = False
         if idempotency_key:
             server_id, replayed = self._settle(tag, server_id)
+            if not replayed and self._watch is not None:
+                self._watch.watch(f"server {server_id}", lambda: self._remove_late_twins(tag, server_id))
         try:
             return self._compute.get_server(server_id), replayed
         except Exception:  # the server exists: report it rather than an error
@@ -207,6 +216,28 @@ class LaunchService:
         elif not any(_settled(s) for s in keyed):
             self._mark_settled(server_id)
         return winner, winner != server_id
+
+    def _remove_late_twins(self, tag: str, server_id: str) -> bool:
+        """Delete servers with this key that Nova made after ours settled; whether to keep watching.
+
+        A twin listed only now was not listed at our settle, so it is newer:
+        the oldest wins, as the settle decides. Once ours is gone (deleted by
+        its owner), the key may legitimately make a new server: stop.
+        """
+        keyed = self._keyed(tag)
+        if server_id not in {s["id"] for s in keyed}:
+            return False
+        winner = _winner(keyed)
+        if winner["id"] != server_id:  # another request settled on another: its own checks decide, not ours
+            log.warning("idempotency watch: server %s is not the one its key stands for (%s)", server_id, winner["id"])
+            return False
+        for twin in keyed:
+            if twin["id"] != server_id and twin.get("OS-EXT-STS:task_state") != "deleting":
+                log.warning("idempotency watch: deleting late duplicate server %s, keeping %s", twin["id"], server_id)
+                call(self._api, "DELETE", f"/servers/{twin['id']}")
+        if not _settled(winner) and winner["status"] == "ACTIVE":
+            self._mark_settled(server_id)  # a create without ?wait: marked once its build is over
+        return True
 
     def _mark_settled(self, server_id: str) -> bool:
         try:
