@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
 
-from devstack_client import apikeys, logs, rawerrors
+from devstack_client import apikeys, logs, rawerrors, siblings
 from devstack_client.config import MAX_WAIT_SECONDS, ConfigError, Settings, bind_problem, load
 
 if TYPE_CHECKING:
@@ -57,6 +57,7 @@ class Server(BaseApplication):
     def __init__(self, options: dict[str, Any]) -> None:
         self.options = options
         rawerrors.install()  # what gunicorn answers itself, in JSON too (the workers inherit it)
+        siblings.install()  # a write through one worker wakes the change feeds of the others
         super().__init__()
 
     def load_config(self) -> None:

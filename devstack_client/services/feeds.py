@@ -27,6 +27,7 @@ import redis
 from openstack import connection
 from openstack import exceptions as os_exc
 
+from devstack_client import siblings
 from devstack_client.errors import StreamUnavailable
 from devstack_client.metrics import FEED_READS
 from devstack_client.services.changes import (
@@ -46,6 +47,7 @@ log = logging.getLogger(__name__)
 
 LOG_SIZE = 4096  # changes a feed remembers for its streams
 LINGER = 30.0  # seconds a feed without streams lives on: a reconnecting client finds it warm
+SIBLING_LOOK = 0.2  # seconds between two looks at the sibling workers' count while a feed waits
 BOOKMARK_AFTER = 300  # seconds of quiet after which a stream is sent a bookmark (its cursor moves on)
 
 
@@ -92,6 +94,7 @@ class ChangeFeed:
         self._bus_name = FeedBus.name(key)
         self._after: str | None = "0-0"  # the last shared-log entry applied; None: unknown (Redis was down)
         self._bus_down = False
+        self._mark: int | None = None  # the siblings' count for this feed before its last read
 
     # -- for streams ---------------------------------------------------------------------------------------
 
@@ -137,6 +140,7 @@ class ChangeFeed:
         bus = self._registry.bus
         while not self._registry.stopping.is_set() and not self._registry.retire(self):
             interval = self.timing.poll if self.failure or self._busy() else self.timing.idle
+            self._mark = siblings.value(self.key)  # before the read: a bump during it calls for another read
             try:
                 if bus is None or not self._primed.is_set() or self._after is None:
                     self._first_or_own_read(bus)
@@ -151,8 +155,7 @@ class ChangeFeed:
                 self.failure = exc
             self._tried.set()
             if bus is None or self.failure is not None or self._after is None:
-                self._wake.wait(interval)
-                self._wake.clear()
+                self._sleep(interval)
         if bus is not None:
             with contextlib.suppress(redis.RedisError):  # Redis gone: the lease lapses by itself
                 bus.resign(self._bus_name, self._owner)
@@ -182,8 +185,18 @@ class ChangeFeed:
             # Without Redis this feed reads Nova itself, as it would unshared: streams lose nothing.
             self._bus_lost(exc)
             self._absorb(*self._fetch())
+            self._sleep(interval)
+
+    def _sleep(self, interval: float) -> None:
+        """Wait ``interval`` for the next read, or less if a server changed through this worker or a sibling."""
+        if self._mark is None:  # no siblings to hear from
             self._wake.wait(interval)
-            self._wake.clear()
+        else:
+            deadline = time.monotonic() + interval
+            while (left := deadline - time.monotonic()) > 0:
+                if self._wake.wait(min(SIBLING_LOOK, left)) or siblings.value(self.key) != self._mark:
+                    break
+        self._wake.clear()
 
     def _bus_lost(self, exc: redis.RedisError) -> None:
         if not self._bus_down:  # once per outage
@@ -306,6 +319,7 @@ class Feeds:
             return True
 
     def poke(self, key: Hashable) -> None:
+        siblings.bump(key)  # the feed of this identity may run in another worker of this instance
         feed = self._feeds.get(key)
         if feed is not None:
             feed.poke()

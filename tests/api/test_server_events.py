@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from devstack_client import create_app
+from devstack_client import create_app, siblings
 from devstack_client.services import feeds as feeds_module
 from devstack_client.services.changes import OVERLAP, EventCursor, change, iso
 from tests.api.test_user_tokens import ALICE, ALICE_PROJECT, BOB, BOB_PROJECT, as_user
@@ -433,6 +433,43 @@ def test_the_gateways_own_change_wakes_the_feed(cloud, nova, watch):
     assert client.delete(f"/api/v1/server/{server['id']}").status_code == 204
 
     assert stream.event(deadline=3)["event"] == "deleted"  # long before the 30 s idle read
+
+
+@pytest.fixture
+def shared_slots():
+    """The slots gunicorn's master maps for its workers (main.Server); here two apps in one process share them."""
+    siblings.install()
+    yield
+    siblings.uninstall()
+
+
+def test_a_change_made_through_another_worker_wakes_this_ones_feed(cloud, nova, watch, shared_slots):
+    streaming, writing = (create_app({**CREDENTIALS, **FAST, "EVENTS_IDLE_POLL_SECONDS": "30"}) for _ in range(2))
+    server = nova.put("poked", status="ACTIVE")
+    stream = watch(on=streaming.test_client())
+    cloud.nova("DELETE", f"/servers/{server['id']}", status=204)
+    nova.tick()
+    nova.delete("poked")
+    reads = nova.lists.call_count
+
+    assert writing.test_client().delete(f"/api/v1/server/{server['id']}").status_code == 204
+
+    assert stream.event(deadline=3)["event"] == "deleted"  # long before the 30 s idle read
+    assert not writing.extensions["feeds"]._feeds  # the writing worker has no feed: the streaming one read Nova
+    assert nova.lists.call_count == reads + 1
+
+
+def test_without_shared_slots_another_workers_change_waits_for_the_read(cloud, nova, watch):
+    streaming, writing = (create_app({**CREDENTIALS, **FAST, "EVENTS_IDLE_POLL_SECONDS": "30"}) for _ in range(2))
+    server = nova.put("poked", status="ACTIVE")
+    stream = watch(on=streaming.test_client())
+    cloud.nova("DELETE", f"/servers/{server['id']}", status=204)
+    nova.tick()
+    nova.delete("poked")
+
+    assert writing.test_client().delete(f"/api/v1/server/{server['id']}").status_code == 204
+
+    assert not [f for f in stream.quiet(1) if "event" in f]  # not woken: the next read is 30 s away
 
 
 # -- cursors ----------------------------------------------------------------------------------------------------

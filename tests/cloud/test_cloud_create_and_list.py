@@ -3,6 +3,7 @@
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+from devstack_client.services.launch import key_tag
 from tests.cloud.harness import server_name, wait_active, wait_for
 
 SAME_INSTANT = 4  # requests sent with one key at once, per round
@@ -128,3 +129,45 @@ def test_requests_sent_at_once_with_one_key_make_one_server(cloud_info, start_ga
             return found if len(found) == 1 else None
 
         assert [s["id"] for s in wait_for(only_one_left, 60, "the twins to be deleted")] == list(ids)
+
+
+def test_a_late_twin_from_a_dead_gateway_is_deleted_by_the_one_that_answered(cloud_info, start_gateway, upstream):
+    """A keyed POST whose gateway died, finished by Nova after another gateway answered the key's retry: here
+    that POST is sent straight to Nova (with the key's tag, as the dead gateway sent it) once the answer came."""
+    watch = 24  # s: IDEMPOTENCY_WATCH_SECONDS, looks at about 1, 3, 7, 15 and 24 s
+    gw = start_gateway({**cloud_info.credentials("bulk"), "IDEMPOTENCY_WATCH_SECONDS": str(watch)}, "bulk-watch")
+    nova = upstream("bulk")
+    body = {**by_name(cloud_info, "late-twin"), "network": cloud_info.networks["bulk"]["name"]}
+    key = server_name("late-twin-key")
+    answered = gw.post("/api/v1/server", json=body, headers={"Idempotency-Key": key})
+    assert answered.status_code == 201, answered.text
+    ours = answered.json()["id"]
+    try:
+        late = nova.request(
+            "compute",
+            "POST",
+            "/servers",
+            json={
+                "server": {
+                    "name": body["name"],
+                    "imageRef": cloud_info.image["id"],
+                    "flavorRef": cloud_info.flavor["id"],
+                    "networks": [{"uuid": cloud_info.networks["bulk"]["id"]}],
+                    "tags": [key_tag(key)],
+                }
+            },
+        )
+        assert late.status_code == 202, late.text
+        twin = late.json()["server"]["id"]
+
+        def only_ours() -> list[str] | None:
+            found = [s["id"] for s in nova.get("compute", "/servers", name=f"^{body['name']}$")["servers"]]
+            return found if found == [ours] else None
+
+        assert wait_for(only_ours, watch + 30, "the late twin to be deleted") == [ours]
+        assert f"idempotency watch: deleting late duplicate server {twin}, keeping {ours}" in gw.log_path.read_text()
+        again = gw.post("/api/v1/server", json=body, headers={"Idempotency-Key": key})  # the key still names ours
+        assert (again.status_code, again.json()["id"], again.headers["Idempotent-Replayed"]) == (201, ours, "true")
+    finally:
+        for server in nova.get("compute", "/servers", name=f"^{body['name']}$")["servers"]:
+            nova.request("compute", "DELETE", f"/servers/{server['id']}").close()

@@ -1,4 +1,4 @@
-"""The server change stream on the real cloud: every change, in order, within a poll and a read of Nova reporting it;
+"""The server change stream on the real cloud: every change, in order, within 5 s of Nova reporting it;
 resuming after the worker serving the stream was killed; two projects apart; the delta list; a stop.
 
 Ground truth is Nova itself, polled directly (tests/cloud/harness.Upstream) while the stream runs.
@@ -18,16 +18,15 @@ from typing import Any
 import pytest
 import requests
 
-from devstack_client.config import load
 from tests.cloud.harness import RUN, Gateway, server_name, wait_active, wait_for, wait_gone
 from tests.cloud.test_cloud_isolation import As, create_when_quota_allows, keystone_token
 from tests.cloud.test_cloud_ops import scrape
 from tests.loopback import redis_server
 
-# What docs/api/events.md guarantees: a change Nova reports reaches a stream within one poll interval (at rest,
-# EVENTS_IDLE_POLL_SECONDS; a write through another worker does not wake this one's feed without Redis) plus one
-# Nova read, allowed 3 s on a CI machine whose two cores also run the cloud and the wire tests (5.1 s seen there).
-LATENCY = load(environ={}).events_idle_poll_seconds + 3.0
+# The issue's bound: every change within 5 s of Nova reporting it. The changes here are made through the gateway,
+# which wakes the feed of whichever worker serves the stream (devstack_client/siblings.py); at rest, a change made
+# elsewhere would wait for the idle read (EVENTS_IDLE_POLL_SECONDS, 4 s) plus one Nova read (5.1 s seen in CI).
+LATENCY = 5.0
 EVENTS = "/api/v1/server/events"
 
 
@@ -88,7 +87,7 @@ def nova_reports(nova, server_id: str, predicate: Callable[[dict[str, Any] | Non
     return wait_for(seen, 120, f"Nova to report {what}", interval=0.25)
 
 
-def test_each_change_comes_in_order_within_a_poll_and_a_read_of_nova(gateway, cloud_info, upstream, servers):
+def test_each_change_comes_in_order_within_5_s_of_nova(gateway, cloud_info, upstream, servers):
     nova = upstream("demo")
     stream = Listener(gateway.base, f"{EVENTS}?name_like={RUN}-ev-life")
     try:
