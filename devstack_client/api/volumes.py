@@ -16,7 +16,7 @@ from devstack_client.api.query import (
 )
 from devstack_client.api.server_models import NonEmptyModel
 from devstack_client.api.validation import parse_body
-from devstack_client.appctx import get_connection, settings
+from devstack_client.appctx import get_connection, keywatch, settings
 from devstack_client.services.rules import NAME_MAX
 from devstack_client.services.server_actions import text_errors
 from devstack_client.services.volume import VOLUMES, VolumeService
@@ -106,6 +106,7 @@ def _service() -> VolumeService:
         get_connection(),
         idempotency_ttl=settings().idempotency_ttl,
         settle_seconds=settings().idempotency_settle_seconds,
+        watch=keywatch(),
     )
 
 

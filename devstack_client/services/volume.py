@@ -30,6 +30,7 @@ from devstack_client.services._pages import Listing, Page, page
 from devstack_client.services._wire import call, find, is_uuid, service
 from devstack_client.services.compute import ComputeService
 from devstack_client.services.image import ImageService
+from devstack_client.services.keywatch import KeyWatch
 
 log = logging.getLogger(__name__)
 
@@ -122,9 +123,15 @@ def _created(volume: dict[str, Any]) -> datetime:
 
 class VolumeService:
     def __init__(
-        self, conn: connection.Connection, *, idempotency_ttl: float = 86400, settle_seconds: float = 2.0
+        self,
+        conn: connection.Connection,
+        *,
+        idempotency_ttl: float = 86400,
+        settle_seconds: float = 2.0,
+        watch: KeyWatch | None = None,
     ) -> None:
         self._conn = conn
+        self._watch = watch
         self._api = block_storage(conn)
         self._ttl = timedelta(seconds=idempotency_ttl)
         self._settle_seconds = settle_seconds
@@ -223,7 +230,24 @@ class VolumeService:
             winner = self._settle(tag, volume["id"])
             if winner["id"] != volume["id"]:
                 return shape_volume(winner), True
+            if self._watch is not None:
+                volume_id = volume["id"]
+                self._watch.watch(f"volume {volume_id}", lambda: self._remove_late_twins(tag, volume_id))
         return shape_volume(volume), False
+
+    def _remove_late_twins(self, tag: str, volume_id: str) -> bool:
+        """As for servers (LaunchService._remove_late_twins): delete newer volumes with this key while ours exists."""
+        keyed = self._keyed(tag)
+        if volume_id not in {v["id"] for v in keyed}:
+            return False
+        if _winner(keyed)["id"] != volume_id:
+            log.warning("idempotency watch: volume %s is not the one its key stands for", volume_id)
+            return False
+        for twin in keyed:
+            if twin["id"] != volume_id and twin["status"] != "deleting":
+                log.warning("idempotency watch: deleting late duplicate volume %s, keeping %s", twin["id"], volume_id)
+                self._call("DELETE", f"/volumes/{twin['id']}")  # refused while "creating": the next look retries
+        return True
 
     def _keyed(self, tag: str) -> list[dict[str, Any]]:
         """Volumes carrying this key, created within the key's lifetime, oldest first."""

@@ -16,11 +16,24 @@ from devstack_client import create_app
 from devstack_client.services.keywatch import check_times
 from devstack_client.services.launch import SETTLED_METADATA, key_tag
 from tests.api.test_server_create import KEY, keyed_server
-from tests.fakes import CREATE, CREDENTIALS, NOVA, make_create_response, nova_error
+from tests.api.test_volumes import CREATE as VOLUME_CREATE
+from tests.api.test_volumes import KEY as VOLUME_KEY
+from tests.api.test_volumes import keyed_volume
+from tests.fakes import (
+    CINDER,
+    CREATE,
+    CREDENTIALS,
+    NOVA,
+    cinder_error,
+    make_create_response,
+    nova_error,
+)
 
 OURS = "2b1f6c0e-8a4d-4c2e-9f3b-7d5e1a0c9b84"
 TWIN = "9d3c1b2a-4e5f-4a6b-8c7d-0e1f2a3b4c5d"
 WATCH = 0.24  # s: looks at 0.01, 0.03, 0.07, 0.15 and 0.24 s after the answer
+VOLUME = "6c1e4b7a-2f3d-4e5a-9b8c-0d1e2f3a4b5c"
+VOLUME_TWIN = "7d2f5c8b-3a4e-4f6b-8c9d-1e2f3a4b5c6d"
 
 
 @pytest.fixture
@@ -137,3 +150,30 @@ def test_a_create_without_a_key_starts_no_watch(client, cloud, nova_creates, wat
 
     assert response.status_code == 201
     assert watch.pending() == 0
+
+
+# -- volumes: the same watch, through Cinder ---------------------------------------------------------------------
+
+
+def test_a_late_volume_twin_is_deleted_once_cinder_lets_it_go(client, cloud, watch):
+    ours = keyed_volume(VOLUME, age=timedelta(seconds=10), status="creating")
+    cloud.cinder("POST", "/volumes", 202, {"volume": ours})
+    cloud.cinder("POST", f"/volumes/{VOLUME}/metadata", body={"metadata": {}})
+    twin = keyed_volume(VOLUME_TWIN, age=timedelta(0), status="creating")
+    lookups = cloud.mocker.get(
+        f"{CINDER}/volumes/detail",
+        [{"json": {"volumes": v}} for v in ([], [ours], [ours, twin], [ours, {**twin, "status": "available"}], [ours])],
+    )
+    refused = cinder_error(400, "Invalid volume: Volume status must be available or error ...")
+    deleted = cloud.mocker.delete(
+        f"{CINDER}/volumes/{VOLUME_TWIN}", [{"status_code": 400, "json": refused}, {"status_code": 202}]
+    )
+
+    response = client.post("/api/v1/volume", json=VOLUME_CREATE, headers={"Idempotency-Key": VOLUME_KEY})
+
+    assert response.status_code == 201, response.json
+    assert response.json["id"] == VOLUME
+    assert watch.wait_idle(5)
+    assert deleted.call_count == 2  # refused while creating, accepted at the next look
+    assert [c for c in cloud.api_calls() if c.startswith("DELETE")] == [f"DELETE {CINDER}/volumes/{VOLUME_TWIN}"] * 2
+    assert lookups.call_count == 2 + len(check_times(WATCH))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -357,8 +358,11 @@ def test_wait_that_times_out_is_202_still_creating(client, cloud, cinder_creates
 # -- idempotency: the key lives in the volume's metadata ------------------------------------
 
 
-def keyed_volume(volume_id: str, body: dict = CREATE, **overrides) -> dict:
+def keyed_volume(volume_id: str, body: dict = CREATE, age: timedelta = timedelta(minutes=1), **overrides) -> dict:
+    """A volume made with KEY ``age`` ago (a key lasts IDEMPOTENCY_TTL: a fixed date would expire the next day)."""
     metadata = {KEY_METADATA: key_digest(KEY), DIGEST_METADATA: volume_module._request_digest(body)}
+    created = (datetime.now(UTC) - age).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    overrides.setdefault("created_at", created)
     return make_fake_volume(volume_id, metadata={**metadata, **overrides.pop("metadata", {})}, **overrides)
 
 
