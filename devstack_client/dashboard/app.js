@@ -126,7 +126,13 @@ async function follow(/** @type {AbortSignal} */ signal) {
     let synced = false;
     setStreamState("connecting…", false);
     try {
-      const options = { baseUrl: BASE_URL, ...credentials, query: { initial: true }, signal };
+      /** @param {"open" | "reconnecting"} status */
+      const onStatus = (status) => {
+        // The client resumes by itself when the gateway ends the stream (a worker stopping): say so meanwhile.
+        if (status === "reconnecting") setStreamState("reconnecting…", false);
+        else if (synced) setStreamState("live", true);
+      };
+      const options = { baseUrl: BASE_URL, ...credentials, query: { initial: true }, signal, onStatus };
       for await (const change of serverEvents(options)) {
         if (change.event === "added" || change.event === "modified") {
           listed.add(change.data.id);

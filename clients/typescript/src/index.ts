@@ -117,6 +117,8 @@ export interface ServerEventsOptions extends Credentials {
   fetch?: typeof globalThis.fetch;
   /** Reconnect when the gateway ends the stream (it does when it stops): default true. */
   reconnect?: boolean;
+  /** Told "open" when the stream is answered (again after each reconnection), "reconnecting" when it ended. */
+  onStatus?: (status: "open" | "reconnecting") => void;
 }
 
 /**
@@ -143,6 +145,7 @@ export async function* serverEvents(options: ServerEventsOptions = {}): AsyncGen
       const body: ApiErrorBody = await response.json().catch(() => ({ code: "unknown", message: response.statusText }));
       throw new ApiError(response.status, body);
     }
+    options.onStatus?.("open");
     for await (const frame of frames(response.body)) {
       if (frame.retry !== undefined) retryMs = frame.retry;
       if (frame.id !== undefined) lastEventId = frame.id;
@@ -150,6 +153,7 @@ export async function* serverEvents(options: ServerEventsOptions = {}): AsyncGen
       if (event !== undefined) yield event;
     }
     if (!reconnect || signal?.aborted) return;
+    options.onStatus?.("reconnecting");
     await new Promise((resolve) => setTimeout(resolve, retryMs));
   }
 }

@@ -71,10 +71,13 @@ test("serverEvents parses the stream, and reconnects after it with the last id",
     return new Response(stream(body, 7), { headers: { "Content-Type": "text/event-stream" } });
   };
   const events = [];
-  for await (const event of serverEvents({ baseUrl: "http://gw.test/", token: "t", query: { initial: true }, fetch, signal: stop.signal })) {
+  const statuses = [];
+  const onStatus = (status) => statuses.push(status);
+  for await (const event of serverEvents({ baseUrl: "http://gw.test/", token: "t", query: { initial: true }, fetch, signal: stop.signal, onStatus })) {
     events.push(event);
     if (event.event === "deleted") stop.abort();
   }
+  assert.deepEqual(statuses, ["open", "reconnecting", "open"]);
   assert.deepEqual(
     events.map((e) => [e.event, e.id, e.data.status ?? e.data.servers]),
     [["added", undefined, "ACTIVE"], ["synced", "100", 1], ["modified", "101.a", "SHUTOFF"], ["deleted", "102", "ACTIVE"]],

@@ -89,6 +89,7 @@ export async function* serverEvents(options = {}) {
             const body = await response.json().catch(() => ({ code: "unknown", message: response.statusText }));
             throw new ApiError(response.status, body);
         }
+        options.onStatus?.("open");
         for await (const frame of frames(response.body)) {
             if (frame.retry !== undefined)
                 retryMs = frame.retry;
@@ -100,6 +101,7 @@ export async function* serverEvents(options = {}) {
         }
         if (!reconnect || signal?.aborted)
             return;
+        options.onStatus?.("reconnecting");
         await new Promise((resolve) => setTimeout(resolve, retryMs));
     }
 }
