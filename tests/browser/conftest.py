@@ -83,3 +83,14 @@ def open_gateway(browser_cloud: Cloud, tmp_path_factory: pytest.TempPathFactory)
     )
     yield gw
     gw.stop()
+
+
+@pytest.fixture(scope="session")
+def token_gateway(browser_cloud: Cloud, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    """A gateway with no identity of its own: every call acts as the user whose Keystone token it carries."""
+    gw = Gateway(
+        {"AUTH_URL": browser_cloud.auth_url, "REQUIRE_USER_TOKENS": "true", "WORKERS": "1"},
+        tmp_path_factory.mktemp("gateway-logs") / "browser-tokens.log",
+    )
+    yield gw
+    gw.stop()

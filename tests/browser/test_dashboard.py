@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.cloud.harness import REPO, Cloud, Gateway, server_name, wait_for
+from tests.cloud.test_cloud_isolation import keystone_token
 
 pytestmark = pytest.mark.browser
 
@@ -150,4 +151,25 @@ def test_an_open_gateway_asks_for_no_key(page: Any, open_gateway: Gateway, brows
 
     assert not page.locator("#login").is_visible()
     assert page.locator("#sign-out").is_hidden()
+    assert page.locator("#messages li").count() == 0
+
+
+def test_a_keystone_token_signs_in_as_its_user_in_its_project(
+    page: Any, token_gateway: Gateway, browser_cloud: Cloud
+) -> None:
+    # The gateway has no identity of its own (REQUIRE_USER_TOKENS): the page asks; a Keystone token of user
+    # lowquota signs in, and everything shown is lowquota's project: its network, its quota of one server.
+    page.goto(token_gateway.base + "/dashboard/")
+    page.locator("#login").wait_for(state="visible")
+    assert "Keystone token" in page.locator("#login-reason").inner_text()
+    page.locator("#login input[name=kind][value=token]").check()
+    page.locator("#login input[name=secret]").fill(keystone_token(browser_cloud, "lowquota"))
+    page.locator("#login button[type=submit]").click()
+    page.locator("#stream-state.live").wait_for()
+
+    page.locator(f'#networks option[value="{browser_cloud.networks["lowquota"]["name"]}"]').wait_for(state="attached")
+    assert page.locator(f'#networks option[value="{browser_cloud.networks["demo"]["name"]}"]').count() == 0
+    page.locator(f'#headroom tr[data-flavor="{browser_cloud.flavor["name"]}"]').wait_for()
+    assert " of 1," in page.locator("#quota").inner_text()  # "Servers N of 1, …": lowquota's quota, not demo's
+    assert page.locator("#sign-out").is_visible()
     assert page.locator("#messages li").count() == 0
