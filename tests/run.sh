@@ -40,7 +40,8 @@ wire=$!
 trap 'kill "$wire" 2>/dev/null || true' EXIT
 status=0
 if bash tests/cloud/up.sh; then
-    COVERAGE_FILE=.coverage.cloud "$VENV/bin/python" -m pytest -m "cloud or browser" \
+    # --durations: where the critical path's time goes (the CI budget is 45 minutes).
+    COVERAGE_FILE=.coverage.cloud "$VENV/bin/python" -m pytest -m "cloud or browser" --durations=25 \
         --cov=devstack_client --cov-report= || status=$?
 else
     status=$?
