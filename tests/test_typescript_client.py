@@ -137,3 +137,50 @@ def test_the_example_calls_every_operation_without_casts():
     assert not re.search(r"\bas\s+(?!const\b)[\w{(\[]", code), "a cast (`as T`) in examples/usage.ts"
     assert not re.search(r"(?<![\w.])<[A-Z]\w*>\s*[\w(]", code), "a cast (`<T>x`) in examples/usage.ts"
     assert not re.search(r"[\w)\]]!(?!=)", code), "a non-null assertion (`x!`) in examples/usage.ts"
+
+
+CONSUMER = """\
+import { createClient, pages } from "@devstack-client/client";
+
+const client = createClient({ baseUrl: "http://127.0.0.1:8080", apiKey: "k" });
+
+export async function run(): Promise<string> {
+  const { data, error } = await client.POST("/api/v1/server", {
+    body: { name: "web-1", image: "cirros", flavor: "m1.tiny", network: "private" },
+  });
+  if (error) return `${error.code}: ${error.message}`;
+  const names: string[] = [];
+  for await (const s of pages("servers", (marker) => client.GET("/api/v1/server", { params: { query: { marker } } }))) {
+    names.push(s.name ?? "(fields left it out)");  // a list may carry only the ?fields asked for
+  }
+  const status: STATUS_TYPE = data.status;
+  return `${data.id} ${status} ${names.length}`;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def my_dashboard(package, tmp_path_factory) -> Path:
+    """A dashboard project of one's own that ran `npm install <repo>/clients/typescript` (a link to it)."""
+    project = tmp_path_factory.mktemp("my-dashboard")
+    (project / "package.json").write_text(json.dumps({"name": "my-dashboard", "private": True, "type": "module"}))
+    run("npm", "install", "--prefer-offline", "--no-audit", "--no-fund", str(package), cwd=project)
+    options = {"strict": True, "noEmit": True, "module": "nodenext", "moduleResolution": "nodenext"}
+    (project / "tsconfig.json").write_text(
+        json.dumps({"compilerOptions": {**options, "target": "es2022", "lib": ["es2022", "dom"]}})
+    )
+    return project
+
+
+@pytest.mark.parametrize(("status_type", "compiles"), [("string", True), ("number", False)])
+def test_a_dashboard_project_installs_the_package_and_gets_typed_calls(package, my_dashboard, status_type, compiles):
+    """The issue's 'done when': `npm install ./clients/typescript` in a project of one's own gives typed calls (a
+    server's status is a string, so assigning it to a number does not compile)."""
+    (my_dashboard / "dashboard.ts").write_text(CONSUMER.replace("STATUS_TYPE", status_type))
+
+    tsc = str(package / "node_modules" / ".bin" / "tsc")
+    checked = subprocess.run([tsc, "-p", "."], cwd=my_dashboard, capture_output=True, text=True, timeout=300)
+
+    assert (checked.returncode == 0) is compiles, checked.stdout
+    if not compiles:
+        assert "Type 'string' is not assignable to type 'number'" in checked.stdout
