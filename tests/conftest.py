@@ -13,6 +13,12 @@ from devstack_client.config import SETTINGS
 from tests.answers import CheckedClient
 from tests.fakes import CREDENTIALS, FakeCloud
 
+# The late-duplicate watch of keyed creates calls upstream in the background, minutes after a test has its answer,
+# through whatever mocker is active then: off for every app the tests make (tests/api/test_key_watch.py turns it
+# on), module-scoped ones too, which are made before the function fixtures below run.
+WATCH_OFF = "0"
+os.environ["IDEMPOTENCY_WATCH_SECONDS"] = WATCH_OFF
+
 
 @pytest.fixture(autouse=True)
 def sealed_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -21,9 +27,7 @@ def sealed_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         if name.startswith("OS_") or name in {s.name for s in SETTINGS}:
             monkeypatch.delenv(name)
     monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", "/nonexistent/clouds.yaml")
-    # The late-duplicate watch of keyed creates calls Nova in the background, after a test has its answer (and
-    # its mocker may be gone): off, except where tests/api/test_key_watch.py turns it on.
-    monkeypatch.setenv("IDEMPOTENCY_WATCH_SECONDS", "0")
+    monkeypatch.setenv("IDEMPOTENCY_WATCH_SECONDS", WATCH_OFF)
 
 
 @pytest.fixture(autouse=True)
