@@ -35,7 +35,8 @@ an error's ``request_id`` when the docs leave it out (they say
 so); a ``…`` in a shown string matches anything; in a stream, an event's ``id:`` (a cursor) matches any
 cursor, and a ``data:`` object ending ``,…}`` has at least the members shown (the others left out). An id an
 earlier answer showed stands, in a later example's URL, for the one the cloud answered there (so that
-``/server/a9626271-…`` reaches the server that answer listed). The docs' names (web-1, my-key, …: DOC_NAMES) are sent as
+``/server/a9626271-…`` reaches the server that answer listed; any other id in a URL fails the example). The
+docs' names (web-1, my-key, …: DOC_NAMES) are sent as
 ``dcgt-<run>-web-1`` (in a URL's path segment or query value, a JSON body's name fields, a header) and read back
 without the prefix; the ids in a create's body (image_id, flavor_id, network_id) are replaced by the test
 cloud's. Servers, keypairs, groups and volumes are found again by this run's prefix; floating IPs, which have no
@@ -508,7 +509,11 @@ class DocsCloud:
     def send(self, gw: Gateway, command: Command, stream: bool = False) -> requests.Response:
         request = command.request(self.variables)
         path = _ANY_HOST.sub("", url_to_cloud(request.url))  # Gateway.request prefixes its own base
-        path = _UUID.sub(lambda m: self.ids.get(m[0], m[0]), path)
+        # an id in a URL is one an earlier answer showed: else the call would reach nothing, and a 404 shown
+        # for it (another project's server, say) would pass whatever the gateway does
+        unknown = [found for found in _UUID.findall(path) if found not in self.ids]
+        assert not unknown, f"{unknown}: ids in a URL must be ones an earlier example's answer showed"
+        path = _UUID.sub(lambda m: self.ids[m[0]], path)
         if "changes_since=" in path:
             assert self.since, "changes_since needs a DELETED server in servers=: else the answer is the history"
             path = re.sub(r"(?<=changes_since=)[^&#]+", self.since, path)
