@@ -110,7 +110,12 @@ class Example:
 
     @property
     def where(self) -> str:
-        return f"{self.path.relative_to(REPO)}:{self.line}"
+        return f"{_named(self.path)}:{self.line}"
+
+
+def _named(path: Path) -> str:
+    """A docs file as the examples name it: relative to the repository (a test's own file: as it is)."""
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
 
 
 def doc_files() -> list[Path]:
@@ -236,7 +241,7 @@ def examples(path: Path) -> list[Example]:
     for n, (start, lang, body, end) in enumerate(blocks):
         if lang != "sh" or not any(line.startswith("curl ") for line in body):
             continue
-        where = f"{path.relative_to(REPO)}:{start + 1}"
+        where = f"{_named(path)}:{start + 1}"
         marker = _MARKER.match(lines[start - 1]) if start else None
         if marker is None:
             raise ValueError(f"{where}: a curl example without <!-- example --> or <!-- example-not-run: why -->")
