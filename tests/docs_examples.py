@@ -5,12 +5,16 @@ An example is a fenced ``sh`` block right after an HTML comment marker::
     <!-- example -->                          run it; compare the answer with what the docs show
     <!-- example: servers=web-1:ACTIVE -->    the same, once the test cloud is in that state
     <!-- example: keypairs=my-key gateway=keys -->   (options: tests/cloud/test_cloud_docs.py)
+    <!-- example: stream-until=synced -->     a stream: read until that event, then closed
     <!-- example-not-run: why -->             a curl the test does not run, and why
 
-The block holds one or more ``curl`` commands (``\\`` continues a line). What a command answers is what follows
-it: lines inside the block up to the next command, or, for the block's last command, the fenced block right
-after the ``sh`` one (``json`` for a body; a plain block starting ``HTTP/1.1 201 CREATED`` for a status line,
-headers, a blank line and a body). A trailing ``# HTTP/1.1 204 NO CONTENT`` comment gives the status alone.
+The block holds one or more ``curl`` commands (``\\`` continues a line), on the gateway at 127.0.0.1:8080 (or
+:8081, a second one: the ``gateway=`` option says which the test runs). Before them, it may set shell variables
+from a command (``TOKEN=$(curl … | awk …)``): the test runs these lines with bash. What a command answers is what
+follows it: lines inside the block up to the next command, or, for the block's last command, the fenced block
+right after the ``sh`` one (``json`` for a body; a plain block starting ``HTTP/1.1 201 CREATED`` for a status
+line, headers, a blank line and a body; for a stream, a ``text`` block of its events). A trailing
+``# HTTP/1.1 204 NO CONTENT`` comment gives the status alone.
 tests/test_docs.py checks that every curl of the docs is marked and parses; the cloud test runs them.
 """
 
@@ -25,10 +29,13 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 DOCS_HOST = "http://127.0.0.1:8080"
+# the gateways an example may call: the usual one, and a second one (health.md's, with an unknown user)
+DOCS_HOSTS = (DOCS_HOST, "http://127.0.0.1:8081")
 
 _MARKER = re.compile(r"^<!-- (example|example-not-run)(?::\s*(.*?))?\s*-->\s*$")
 _FENCE = re.compile(r"^(`{3,})(\w*)\s*$")
 _STATUS_COMMENT = re.compile(r"\s#\s*HTTP/1\.1 (\d{3})\b.*$")
+_ASSIGNMENT = re.compile(r"^([A-Z_]+)=\$\(")  # TOKEN=$(curl …): a variable the example sets itself
 
 
 @dataclass
@@ -39,6 +46,7 @@ class Answer:
     headers: dict[str, str] = field(default_factory=dict)
     body: Any = None
     has_body: bool = False
+    events: list[list[str]] | None = None  # a stream's: each event's lines (fields and comments)
 
 
 @dataclass
@@ -79,12 +87,12 @@ class Command:
                 headers[name.strip()] = value.strip()
             elif arg == "-d":
                 data = next(rest)
-            elif arg.startswith(DOCS_HOST) and url is None:
+            elif arg.startswith(DOCS_HOSTS) and url is None:
                 url = arg
             else:
                 raise ValueError(f"curl option the docs tests do not know: {arg!r} in {self.text}")
         if url is None:
-            raise ValueError(f"no URL on {DOCS_HOST} in: {self.text}")
+            raise ValueError(f"no URL on {' or '.join(DOCS_HOSTS)} in: {self.text}")
         if data is not None and not any(k.lower() == "content-type" for k in headers):
             headers["Content-Type"] = "application/x-www-form-urlencoded"  # what curl sends with -d
         return Request(method or ("POST" if data is not None else "GET"), url, headers, data, include)
@@ -98,10 +106,16 @@ class Example:
     options: dict[str, str]  # given=…, …
     reason: str  # example-not-run's
     commands: list[Command]
+    assignments: list[tuple[str, str]] = field(default_factory=list)  # (variable, the shell line that sets it)
 
     @property
     def where(self) -> str:
-        return f"{self.path.relative_to(REPO)}:{self.line}"
+        return f"{_named(self.path)}:{self.line}"
+
+
+def _named(path: Path) -> str:
+    """A docs file as the examples name it: relative to the repository (a test's own file: as it is)."""
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
 
 
 def doc_files() -> list[Path]:
@@ -158,7 +172,32 @@ def _incomplete(lines: list[str]) -> bool:
     return False
 
 
-def _commands(block: list[str], after: str | None) -> list[Command]:
+def parse_events(text: str) -> list[list[str]]:
+    """A stream as the docs show it: its events (the lines between blank lines)."""
+    events: list[list[str]] = [[]]
+    for line in text.strip().splitlines():
+        if line.strip():
+            events[-1].append(line)
+        elif events[-1]:
+            events.append([])
+    return [event for event in events if event]
+
+
+def _assignments(block: list[str]) -> tuple[list[tuple[str, str]], list[str]]:
+    """The variables the block sets before its first curl (``NAME=$(…)``), and the block without them."""
+    assignments: list[tuple[str, list[str]]] = []
+    rest = []
+    for line in block:
+        if assignments and _incomplete(assignments[-1][1]):
+            assignments[-1][1].append(line)
+        elif (m := _ASSIGNMENT.match(line)) and not rest:
+            assignments.append((m[1], [line]))
+        else:
+            rest.append(line)
+    return [(name, _joined(lines)) for name, lines in assignments], rest
+
+
+def _commands(block: list[str], after: str | None, stream: bool = False) -> list[Command]:
     """The block's commands, each with the lines shown after it (or, for the last one, the block after)."""
     pairs: list[tuple[list[str], list[str]]] = []  # (the command's lines, the output lines after it)
     for line in block:
@@ -168,6 +207,10 @@ def _commands(block: list[str], after: str | None) -> list[Command]:
             pairs.append(([line], []))
         elif line.strip() and pairs:
             pairs[-1][1].append(line)
+    if stream:
+        if len(pairs) != 1 or pairs[0][1] or after is None:
+            raise ValueError("a stream example is one curl command, its events in the text block after it")
+        return [Command(_joined(pairs[0][0]), Answer(events=parse_events(after)))]
     commands = []
     for lines, output in pairs:
         command = Command(_joined(lines), None)
@@ -177,8 +220,16 @@ def _commands(block: list[str], after: str | None) -> list[Command]:
         elif status:
             command.answer = Answer(status=int(status[1]))
         commands.append(command)
-    if after is not None and commands and commands[-1].answer is None:
-        commands[-1].answer = parse_answer(after)
+    if after is not None and commands:
+        last = commands[-1]
+        if last.answer is None:
+            last.answer = parse_answer(after)
+        elif last.answer.status is not None and not last.answer.has_body and not pairs[-1][1]:
+            # a trailing `# HTTP/1.1 503 …` and the body in the block after: both are checked
+            status, last.answer = last.answer.status, parse_answer(after)
+            if last.answer.status not in (None, status):
+                raise ValueError(f"two statuses for: {last.text}")
+            last.answer.status = status
     return commands
 
 
@@ -190,23 +241,24 @@ def examples(path: Path) -> list[Example]:
     for n, (start, lang, body, end) in enumerate(blocks):
         if lang != "sh" or not any(line.startswith("curl ") for line in body):
             continue
-        where = f"{path.relative_to(REPO)}:{start + 1}"
+        where = f"{_named(path)}:{start + 1}"
         marker = _MARKER.match(lines[start - 1]) if start else None
         if marker is None:
             raise ValueError(f"{where}: a curl example without <!-- example --> or <!-- example-not-run: why -->")
         after = None
-        if n + 1 < len(blocks) and blocks[n + 1][0] == end and blocks[n + 1][1] in ("", "json", "http"):
+        if n + 1 < len(blocks) and blocks[n + 1][0] == end and blocks[n + 1][1] in ("", "json", "http", "text"):
             after = "\n".join(blocks[n + 1][2])
         options = dict(o.split("=", 1) for o in (marker[2] or "").split()) if marker[1] == "example" else {}
         try:
-            commands = _commands(body, after)
+            assignments, body = _assignments(body)
+            commands = _commands(body, after, stream="stream-until" in options)
             for command in commands:
                 command.request({name: "x" for name in ("READER", "OPERATOR", "TOKEN", "DEMO_TOKEN")})
         except (ValueError, json.JSONDecodeError) as exc:
             if marker[1] == "example":
                 raise ValueError(f"{where}: {exc}") from None
-            commands = []
-        found.append(Example(path, start + 1, marker[1] == "example", options, marker[2] or "", commands))
+            assignments, commands = [], []
+        found.append(Example(path, start + 1, marker[1] == "example", options, marker[2] or "", commands, assignments))
     return found
 
 
