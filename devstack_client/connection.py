@@ -54,6 +54,8 @@ class CloudConnection:
         # Services whose discovery failed when this process's connection
         # started; their proxies are built (and discovered) on first use.
         self.undiscovered: set[str] = set()
+        # The process's token that Keystone last validated for /readyz, and when (readiness.py).
+        self.identity_validated: tuple[str, float] | None = None
 
     def get(self) -> os_connection.Connection:
         conn = self._conn

@@ -7,7 +7,7 @@ import pytest
 import requests
 import requests_mock
 
-from devstack_client import create_app
+from devstack_client import create_app, readiness
 from devstack_client.api import health
 from tests.fakes import (
     CATALOG,
@@ -42,6 +42,12 @@ def openstack_answers(cloud, nova=None):
     cloud.nova("GET", "/", body=nova or nova_version())
     cloud.glance("GET", "/images?limit=1", body={"images": [], "first": "/v2/images"})
     cloud.neutron("GET", "/networks?limit=1", body={"networks": []})
+
+
+def expire(client):
+    """Make the next /readyz check again, our token's validation included (as once a minute)."""
+    client.application.extensions["readiness"].at -= health.READY_TTL_SECONDS
+    client.application.extensions["openstack"].identity_validated = None
 
 
 def checks_of(response):
@@ -93,6 +99,27 @@ def test_answers_are_cached_a_few_seconds_per_worker(client, cloud, monkeypatch)
     clock[0] += health.READY_TTL_SECONDS
     assert client.get("/readyz").status_code == 200
     assert cloud.api_calls() == READY_CALLS * 2
+    # Our token was validated by the first check only: it stands for IDENTITY_TTL_SECONDS.
+    assert cloud.sent("GET", "keystone.test") == [f"GET {KEYSTONE}/auth/tokens"]
+
+
+def test_our_token_is_validated_once_a_minute_not_at_every_check(client, cloud, monkeypatch):
+    openstack_answers(cloud)
+    clock = [1000.0]
+    monkeypatch.setattr(health.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(readiness.time, "monotonic", lambda: clock[0])
+
+    for _ in range(int(readiness.IDENTITY_TTL_SECONDS / health.READY_TTL_SECONDS)):  # 12 checks in 60 s
+        assert client.get("/readyz").status_code == 200
+        clock[0] += health.READY_TTL_SECONDS
+    assert cloud.api_calls() == READY_CALLS * 12
+    assert len(cloud.sent("GET", "keystone.test")) == 1
+
+    # A minute on, Keystone is asked again; gone, it makes the gateway unready.
+    cloud.mocker.get(f"{KEYSTONE}/auth/tokens", exc=requests.exceptions.ConnectTimeout)
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert checks_of(response) == {"identity": (False, "upstream_timeout")}
     assert len(cloud.sent("GET", "keystone.test")) == 2
 
 
@@ -130,8 +157,7 @@ def test_not_ready_when_keystone_is_down(client, cloud):
 def test_not_ready_when_keystone_goes_down_after_start(client, cloud):
     openstack_answers(cloud)
     assert client.get("/readyz").status_code == 200
-    health_cache = client.application.extensions["readiness"]
-    health_cache.at -= health.READY_TTL_SECONDS
+    expire(client)
     cloud.mocker.get(f"{KEYSTONE}/auth/tokens", exc=requests.exceptions.ConnectTimeout)
 
     response = client.get("/readyz")
@@ -143,7 +169,7 @@ def test_not_ready_when_keystone_goes_down_after_start(client, cloud):
 def test_a_revoked_token_is_replaced_and_still_ready(client, cloud):
     openstack_answers(cloud)
     assert client.get("/readyz").status_code == 200
-    client.application.extensions["readiness"].at -= health.READY_TTL_SECONDS
+    expire(client)
     cloud.mocker.get(
         f"{KEYSTONE}/auth/tokens",
         [{"status_code": 404, "json": {"error": {"code": 404}}}, {"json": cloud.make_token()}],
@@ -159,7 +185,7 @@ def test_a_revoked_token_is_replaced_and_still_ready(client, cloud):
 def test_not_ready_when_the_password_changed_and_the_token_was_revoked(client, cloud):
     openstack_answers(cloud)
     assert client.get("/readyz").status_code == 200
-    client.application.extensions["readiness"].at -= health.READY_TTL_SECONDS
+    expire(client)
     cloud.mocker.get(f"{KEYSTONE}/auth/tokens", status_code=404, json={"error": {"code": 404}})
     cloud.mocker.post(f"{KEYSTONE}/auth/tokens", status_code=401, json={"error": {"code": 401}})
 
