@@ -373,6 +373,12 @@ class Stream:
         self._expires_at = expires_at
         self._clock = clock
         self._feeds = feeds
+        if feeds.stopping.is_set():
+            # The worker is stopping: a stream opened now ends at once, as the open ones did, and its client
+            # reconnects elsewhere. A feed started now would never read, and waiting for it held the worker's
+            # graceful stop for ready_timeout (125 s in the multi-instance suite's rolling restart).
+            self._closed, self._first, self.cursor = True, [], cursor
+            return
         self._feed = feeds.subscribe(key, conn, expires_at)
         self._closed = False
         try:

@@ -405,6 +405,18 @@ def test_a_worker_stopping_ends_its_streams(app, nova, watch):
             stream.frame()
 
 
+def test_a_stream_opened_while_the_worker_stops_ends_at_once(app, nova, watch):
+    app.extensions["feeds"].stop()
+    started = time.monotonic()
+
+    stream = watch(on=app.test_client())  # 200, and the retry hint: the client reconnects elsewhere
+
+    with pytest.raises(StopIteration):
+        stream.frame()
+    assert time.monotonic() - started < 2  # it waited for a feed that never reads: 125 s on the cloud
+    assert app.extensions["feeds"]._feeds == {}  # no feed started for it
+
+
 def test_a_stream_too_slow_for_the_log_ends_and_its_client_resumes(app, nova, watch, monkeypatch):
     monkeypatch.setattr(feeds_module, "LOG_SIZE", 3)
     stream = watch()
