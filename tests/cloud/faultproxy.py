@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -33,12 +34,14 @@ HOP_BY_HOP = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass
 class Forwarded:
+    """A request the proxy received, recorded at once: the client may give up before the service answers."""
+
     method: str
     path: str
-    status: int  # the real service's answer
-    answered: bool  # whether the proxy passed it on
+    status: int | None = None  # the real service's answer, once it came
+    answered: bool = False  # whether the proxy passed it on
 
 
 class FaultProxy(ThreadingHTTPServer):
@@ -82,6 +85,13 @@ class FaultProxy(ThreadingHTTPServer):
         with self.lock:
             return [f for f in self.forwarded if f.method == method and re.search(path, f.path)]
 
+    def service_answer(self, entry: Forwarded, timeout: float = 120) -> int | None:
+        """The service's status for ``entry``, waiting for it up to ``timeout`` (a cold Nova takes its time)."""
+        deadline = time.monotonic() + timeout
+        while entry.status is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return entry.status
+
     def close(self) -> None:
         self._released.set()
         self.shutdown()
@@ -101,16 +111,21 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else None
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+        # Recorded before anything else: the client may act on an answer, or give up waiting for one,
+        # before this thread runs again (and a test then look at the records).
+        entry = Forwarded(self.command, self.path)
+        proxy.record(entry)
         resp = proxy.http.request(
             self.command, proxy.upstream + self.path, headers=headers, data=body, timeout=120, allow_redirects=False
         )
+        entry.status = resp.status_code
         if proxy.losing(self.command, self.path):
-            proxy.record(Forwarded(self.command, self.path, resp.status_code, answered=False))
             # The service acted on the request; its answer never reaches the client, who times out and
             # closes the connection. Hold it until the proxy closes, then drop it without a word.
             proxy._released.wait()
             self.close_connection = True
             return
+        entry.answered = True
         content = resp.content
         for old, new in proxy.rewrite.items():
             content = content.replace(old.encode(), new.encode())
@@ -124,6 +139,5 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(content)
-        proxy.record(Forwarded(self.command, self.path, resp.status_code, answered=True))
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _forward
