@@ -14,7 +14,8 @@ from a command (``TOKEN=$(curl … | awk …)``): the test runs these lines with
 follows it: lines inside the block up to the next command, or, for the block's last command, the fenced block
 right after the ``sh`` one (``json`` for a body; a plain block starting ``HTTP/1.1 201 CREATED`` for a status
 line, headers, a blank line and a body; for a stream, a ``text`` block of its events). A trailing
-``# HTTP/1.1 204 NO CONTENT`` comment gives the status alone.
+``# HTTP/1.1 204 NO CONTENT`` comment gives the status alone. A command may end ``| grep -E '…'`` (the only pipe
+the docs use): what it shows is then the lines grep keeps of the answer (a plain block, or lines in the block).
 tests/test_docs.py checks that every curl of the docs is marked and parses; the cloud test runs them.
 """
 
@@ -36,6 +37,8 @@ _MARKER = re.compile(r"^<!-- (example|example-not-run)(?::\s*(.*?))?\s*-->\s*$")
 _FENCE = re.compile(r"^(`{3,})(\w*)\s*$")
 _STATUS_COMMENT = re.compile(r"\s#\s*HTTP/1\.1 (\d{3})\b.*$")
 _ASSIGNMENT = re.compile(r"^([A-Z_]+)=\$\(")  # TOKEN=$(curl …): a variable the example sets itself
+# curl … | grep -E 'PATTERN': the answer's lines that match (metrics.md's scrape)
+_GREP = re.compile(r"\s\|\s*grep -E (?P<pattern>'[^']*')\s*$")
 
 
 @dataclass
@@ -47,6 +50,7 @@ class Answer:
     body: Any = None
     has_body: bool = False
     events: list[list[str]] | None = None  # a stream's: each event's lines (fields and comments)
+    lines: list[str] | None = None  # a grep's: the lines it keeps of the answer, in any order
 
 
 @dataclass
@@ -63,9 +67,15 @@ class Command:
     text: str  # the command line, continuations joined
     answer: Answer | None
 
+    @property
+    def grep(self) -> str | None:
+        """The pattern of the ``| grep -E '…'`` the command ends with, if it does."""
+        m = _GREP.search(self.text)
+        return shlex.split(m["pattern"])[0] if m else None
+
     def request(self, variables: dict[str, str] | None = None) -> Request:
         """The HTTP request this curl command sends ($NAME replaced from `variables`)."""
-        text = _STATUS_COMMENT.sub("", self.text)
+        text = _GREP.sub("", _STATUS_COMMENT.sub("", self.text))
         for name, value in (variables or {}).items():
             text = text.replace("$" + name, value)
         if re.search(r"\$[A-Z_]", text):
@@ -215,14 +225,21 @@ def _commands(block: list[str], after: str | None, stream: bool = False) -> list
     for lines, output in pairs:
         command = Command(_joined(lines), None)
         status = _STATUS_COMMENT.search(command.text)
-        if output:
+        if command.grep is not None:
+            if status:
+                raise ValueError(f"a grep shows lines, not a status: {command.text}")
+            if output:
+                command.answer = Answer(lines=output)
+        elif output:
             command.answer = parse_answer("\n".join(output))
         elif status:
             command.answer = Answer(status=int(status[1]))
         commands.append(command)
     if after is not None and commands:
         last = commands[-1]
-        if last.answer is None:
+        if last.grep is not None and last.answer is None:
+            last.answer = Answer(lines=[line for line in after.splitlines() if line.strip()])
+        elif last.answer is None:
             last.answer = parse_answer(after)
         elif last.answer.status is not None and not last.answer.has_body and not pairs[-1][1]:
             # a trailing `# HTTP/1.1 503 …` and the body in the block after: both are checked
@@ -230,6 +247,9 @@ def _commands(block: list[str], after: str | None, stream: bool = False) -> list
             if last.answer.status not in (None, status):
                 raise ValueError(f"two statuses for: {last.text}")
             last.answer.status = status
+    for command in commands:
+        if command.grep is not None and command.answer is None:
+            raise ValueError(f"a grep must show the lines it keeps: {command.text}")
     return commands
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.cloud.test_cloud_docs import check_events, data_matches
-from tests.docs_examples import examples
+from tests.cloud.test_cloud_docs import check_events, check_lines, data_matches
+from tests.docs_examples import REPO, examples
 
 STREAM = """<!-- example: stream-until=synced -->
 ```sh
@@ -35,6 +35,33 @@ curl -s http://127.0.0.1:8081/readyz -H "X-Auth-Token: $TOKEN"        # HTTP/1.1
 ```json
 {"ready": false}
 ```
+"""
+
+
+GREP = """<!-- example: gateway=fresh -->
+```sh
+curl -s http://127.0.0.1:8080/api/v1/image                   # HTTP/1.1 200 OK
+curl -s http://127.0.0.1:8080/metrics | grep -E '^x_(a\\{.*route="/api/|b)'
+```
+```
+x_a{route="/api/v1/image"} 1.0
+x_b 0.0
+```
+"""
+
+# a fresh gateway's scrape (as on the test cloud): the harness's start-up poll of /swagger.json (1 or 2 of
+# them) and the duration histogram's route labels must not reach what the docs' grep keeps
+SCRAPE = """# HELP devstack_client_server_creates_in_flight Server creates being sent or waited for right now
+# TYPE devstack_client_server_creates_in_flight gauge
+devstack_client_server_creates_in_flight 0.0
+devstack_client_event_streams_open 0.0
+devstack_client_http_requests_total{method="GET",route="/swagger.json",status="200"} 2.0
+devstack_client_http_requests_total{method="GET",route="/api/v1/flavor/<ref>",status="200"} 1.0
+devstack_client_http_requests_total{method="GET",route="/api/v1/server/<ref>",status="404"} 1.0
+devstack_client_http_requests_total{method="GET",route="/api/v1/image",status="200"} 1.0
+devstack_client_http_request_duration_seconds_bucket{le="0.005",method="GET",route="/api/v1/image"} 0.0
+devstack_client_upstream_requests_total{service="identity"} 1.0
+devstack_client_event_feed_reads_total{kind="full"} 0.0
 """
 
 
@@ -89,3 +116,41 @@ def test_stream_events_compared_one_by_one():
     ):
         with pytest.raises(AssertionError):
             check_events(wrong, shown, "x")
+
+
+def test_a_grep_shows_the_lines_it_keeps(tmp_path: Path):
+    (example,) = parsed(tmp_path, GREP)
+    assert example.options == {"gateway": "fresh"}
+    image, scrape = example.commands
+    assert (image.grep, image.answer.status) == (None, 200)
+    assert scrape.grep == '^x_(a\\{.*route="/api/|b)'  # shell-unquoted
+    assert scrape.request().url == "http://127.0.0.1:8080/metrics"  # the pipe is not curl's
+    assert scrape.answer.lines == ['x_a{route="/api/v1/image"} 1.0', "x_b 0.0"]
+
+
+def test_a_grep_must_show_its_lines(tmp_path: Path):
+    with pytest.raises(ValueError, match="grep must show"):
+        parsed(tmp_path, GREP.split("```\nx_a")[0])
+
+
+def test_grepped_lines_compared_exactly_in_any_order():
+    (example,) = [e for e in examples(REPO / "docs" / "operations" / "metrics.md") if e.run]
+    scrape = example.commands[-1]
+    shown = scrape.answer.lines
+    check_lines(SCRAPE, scrape.grep, shown, "x")  # the docs' own grep: the API's routes and the two gauges
+    check_lines(SCRAPE, scrape.grep, list(reversed(shown)), "x")
+    for wrong in (
+        [line.replace("} 1.0", "} 2.0") if "/image" in line else line for line in shown],  # a count
+        [line for line in shown if "404" not in line],  # a line missing
+        [*shown, shown[0]],  # a line twice
+        [line.replace('status="404"', 'status="200"') for line in shown],  # a label
+    ):
+        with pytest.raises(AssertionError):
+            check_lines(SCRAPE, scrape.grep, wrong, "x")
+    with pytest.raises(AssertionError):  # a line the grep keeps that the docs do not show
+        check_lines(
+            SCRAPE + 'devstack_client_http_requests_total{method="GET",route="/api/v1/image",status="500"} 1.0\n',
+            scrape.grep,
+            shown,
+            "x",
+        )

@@ -7,8 +7,10 @@ gateway acting as `demo` (with CORS_ORIGINS=http://localhost:3000, as the operat
 ($DEMO_TOKEN: a token of `demo`'s from Keystone; an example may get its own with curl, ``TOKEN=$(curl …)``, which
 bash runs); with ``gateway=lowquota`` on one acting as `lowquota`, a project whose quotas the cloud fixes
 (tests/cloud/README.md) and that other tests leave empty, so that its counts are the same on every run; with
-``gateway=nobody`` on one whose user Keystone does not know (the docs' second gateway, on :8081). Before an
-example, its options put the demo project in the state the docs assume:
+``gateway=nobody`` on one whose user Keystone does not know (the docs' second gateway, on :8081); with
+``gateway=fresh`` on one started (as `demo`) just before the example and stopped after it, so that its /metrics
+count only what the example sent (and the start-up's polls of /swagger.json, which the example's grep leaves out).
+Before an example, its options put the demo project in the state the docs assume:
 
 - ``servers=web-1:ACTIVE`` exactly these servers of this run, in that status, no transition under way;
   ``web-2:DELETED``: booted and deleted (gone) once the others are settled, and the example's ``changes_since=``
@@ -25,6 +27,10 @@ example, its options put the demo project in the state the docs assume:
   else ``available``;
 - ``stream-until=synced`` (not a state): the answer is a stream; its events are read until that one, then the
   connection is closed, and they are compared with the events the docs show, one by one.
+
+A command ending ``| grep -E '…'`` answers the lines the real ``grep -E`` keeps of its body (a 200), compared
+exactly with the ones the docs show but in any order (prometheus-client's multiprocess mode lists a scrape's
+samples in the order it reads the workers' files, which changes from run to run): a count that differs fails.
 
 An example with any of these options (an empty one included, ``volumes=``) gets no security group, floating IP
 or volume of this run but those its options name: one example's leftovers never show in another's answer.
@@ -189,10 +195,17 @@ class DocsCloud:
         self.boot_volumes: set[str] = set()  # ids: the volumes of the servers the examples answered
         self.gateway("demo")
 
+    def _settings(self, user: str) -> dict[str, str]:
+        return {**self.cloud.credentials(user), "CORS_ORIGINS": "http://localhost:3000"}
+
+    def fresh_gateway(self) -> Gateway:
+        """A gateway of its own for one example (gateway=fresh): nothing but its start-up polls served yet."""
+        return self._start(self._settings("demo"), "docs-fresh")
+
     def gateway(self, name: str) -> Gateway:
         if name not in self.gateways:
             user = "lowquota" if name == "lowquota" else "demo"
-            settings = {**self.cloud.credentials(user), "CORS_ORIGINS": "http://localhost:3000"}
+            settings = self._settings(user)
             if name == "keys":
                 reader, reader_line = apikeys.new_key("reader", "dashboard")
                 operator, operator_line = apikeys.new_key("operator", "ci bot")
@@ -593,6 +606,21 @@ def check(resp: requests.Response, shown: Answer | None, where: str) -> Any:
     return None
 
 
+def grepped(text: str, pattern: str) -> list[str]:
+    """The lines of `text` that ``grep -E pattern`` keeps: the reader's grep, not a Python regex like it."""
+    done = subprocess.run(["grep", "-E", pattern], input=text, capture_output=True, text=True, timeout=30, check=False)
+    assert done.returncode in (0, 1), (pattern, done.stderr)  # 1: no line kept
+    return done.stdout.splitlines()
+
+
+def check_lines(text: str, pattern: str, shown: list[str], where: str) -> None:
+    """The lines grep keeps of an answer are the ones shown, in any order."""
+    got = [from_cloud(line) for line in grepped(text, pattern)]
+    print(f"{where} grep kept:\n" + "\n".join(got))  # to re-capture it
+    # sorted, not a set: a line shown twice must be kept twice
+    assert sorted(got) == sorted(shown), (where, got, shown)
+
+
 def read_events(resp: requests.Response, until: str) -> list[list[str]]:
     """A stream's events (each its lines) up to the first `until` event; the connection is then closed."""
     assert resp.status_code == 200, (resp.status_code, resp.text)
@@ -658,9 +686,21 @@ def docs_cloud(
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=[example.where for example in EXAMPLES])
 def test_docs_example_answers_as_shown(docs_cloud: DocsCloud, example: Example) -> None:
-    gw = docs_cloud.gateway(example.options.get("gateway", "demo"))
+    fresh = example.options.get("gateway") == "fresh"
+    gw = None if fresh else docs_cloud.gateway(example.options.get("gateway", "demo"))
     docs_cloud.given(example.options)
     docs_cloud.set_variables(example)
+    if fresh:
+        gw = docs_cloud.fresh_gateway()  # after the state is set: it serves the example's calls alone
+    assert gw is not None
+    try:
+        run_commands(docs_cloud, gw, example)
+    finally:
+        if fresh:
+            gw.stop()
+
+
+def run_commands(docs_cloud: DocsCloud, gw: Gateway, example: Example) -> None:
     for command in example.commands:
         # :8081 is the docs' second gateway: one the gateway= option names
         assert ":8081/" not in command.text or "gateway" in example.options, example.where
@@ -668,6 +708,11 @@ def test_docs_example_answers_as_shown(docs_cloud: DocsCloud, example: Example) 
             resp = docs_cloud.send(gw, command, stream=True)
             check_events(read_events(resp, example.options["stream-until"]), command.answer.events, example.where)
             continue
-        body = check(docs_cloud.send(gw, command), command.answer, example.where)
+        resp = docs_cloud.send(gw, command)
+        if command.grep is not None:
+            assert resp.status_code == 200, (example.where, resp.status_code, resp.text)
+            check_lines(resp.text, command.grep, command.answer.lines, example.where)
+            continue
+        body = check(resp, command.answer, example.where)
         if body is not None:
             docs_cloud.learn_ids(command.answer.body, body)
