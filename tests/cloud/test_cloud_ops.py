@@ -51,9 +51,18 @@ def test_an_error_body_names_the_id_nova_logged(gateway, cloud_info):
 
 
 def test_ready_on_the_real_cloud(gateway):
-    resp = gateway.get("/readyz")
+    # This cloud's Keystone takes 1-4 s (p50-p90) to validate a token, beyond READY_TIMEOUT's 2 s now and then
+    # when busy (failed once in CI, right after the heavier tests): a not-ready answer is then right, and the
+    # next check (5 s on) validates again. Ready within 30 s is the claim.
+    answers = []
 
-    assert resp.status_code == 200, resp.text
+    def ready():
+        answers.append(gateway.get("/readyz"))
+        return answers[-1] if answers[-1].status_code == 200 else None
+
+    resp = wait_for(ready, 30, "/readyz 200", interval=5) if ready() is None else answers[-1]
+
+    assert resp.status_code == 200, [a.text for a in answers]
     body = resp.json()
     assert body["ready"] is True
     assert {name: check["ok"] for name, check in body["checks"].items()} == {
