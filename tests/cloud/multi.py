@@ -97,7 +97,9 @@ class Balancer:
             return None
 
     def log_tail(self, lines: int = 30) -> str:
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        """The last lines of HAProxy's log but its stats page's (polled by wait_status): what the checks said."""
+        text = self.log_path.read_text(errors="replace").splitlines()
+        return "\n".join([line for line in text if "stats/<STATS>" not in line][-lines:])
 
     def stop(self) -> None:
         stop_group(self.proc, timeout=10)
@@ -114,6 +116,7 @@ class Cluster:
         self.logs = logs
         self.ports = [free_port() for _ in range(self.SIZE)]
         self.instances: list[Gateway | None] = [None] * self.SIZE
+        self.extras: list[dict[str, str]] = [{} for _ in range(self.SIZE)]  # each instance's own settings
         self.retired: list[Gateway] = []  # stopped instances: their logs still count
         self.balancer: Balancer | None = None
         self._starts = 0
@@ -134,7 +137,12 @@ class Cluster:
         self._starts += 1
         log = self.logs / f"{self.name(n)}-{self._starts}.log"
         self.instances[n] = Gateway({**self.settings, **extra}, log, port=self.ports[n])
+        self.extras[n] = dict(extra)
         return self.instances[n]
+
+    def settings_of(self, n: int) -> dict[str, str]:
+        """The settings instance n runs with."""
+        return {**self.settings, **self.extras[n]}
 
     def instance(self, n: int) -> Gateway:
         gw = self.instances[n]
@@ -231,6 +239,8 @@ class ResumingStream:
                     name, _, value = line.partition(":")
                     frame[name or "comment"] = value.removeprefix(" ")
                     continue
+                if self._closing.is_set():
+                    break  # closed: nothing read from now on counts
                 if "event" in frame:
                     event = {**frame, "data": json.loads(frame["data"]), "arrived": time.monotonic()}
                     self.events.append(event)
@@ -260,10 +270,13 @@ class ResumingStream:
         raise AssertionError(f"no event {what} within {timeout}s on {self.base}; got {seen}")
 
     def close(self) -> None:
+        """Stop reading: no event counts from now on. The thread ends at its next line (a heartbeat at the
+        latest): not waited for, as closing a response under a blocked read does not wake it, and waiting
+        made each close cost 10 s."""
         self._closing.set()
         if self._response is not None:
             self._response.close()
-        self._thread.join(10)
+        self._thread.join(0.5)
 
 
 def state(event: dict[str, Any]) -> str:

@@ -1,5 +1,6 @@
 """The server change stream on the real cloud: every change, in order, within 5 s of Nova reporting it;
-resuming after the worker serving the stream was killed; two projects apart; the delta list; a stop.
+resuming after the worker serving the stream was killed; two projects apart; the delta list; a stop. Sharing
+one feed through Redis across instances is proven by tests/cloud/test_cloud_multi.py.
 
 Ground truth is Nova itself, polled directly (tests/cloud/harness.Upstream) while the stream runs.
 """
@@ -20,8 +21,6 @@ import requests
 
 from tests.cloud.harness import RUN, Gateway, server_name, wait_active, wait_for, wait_gone
 from tests.cloud.test_cloud_isolation import As, create_when_quota_allows, keystone_token
-from tests.cloud.test_cloud_ops import scrape
-from tests.loopback import redis_server
 
 # The issue's bound: every change within 5 s of Nova reporting it. The changes here are made through the gateway,
 # which wakes the feed of whichever worker serves the stream (devstack_client/siblings.py); at rest, a change made
@@ -257,35 +256,3 @@ def test_a_stop_ends_the_streams_at_once(start_gateway, cloud_info):
     gw.proc.wait(timeout=30)  # not the graceful timeout of several minutes
     assert time.monotonic() - started < 30
     stream.close()
-
-
-def _feed_reads(gw: Gateway) -> float:
-    samples = scrape(gw)
-    return sum(value for (name, _), value in samples.items() if name == "devstack_client_event_feed_reads_total")
-
-
-def test_two_instances_sharing_redis_read_nova_once_between_them(start_gateway, cloud_info, servers):
-    """Two gateways of two workers each, streams open on every worker: with REDIS_URL one feed reads Nova
-    for all of them (the others read once, at their start), and every stream still sees each change."""
-    with redis_server() as (url, _):
-        settings = {**cloud_info.credentials("demo"), "WORKERS": "2", "REDIS_URL": url}
-        gateways = [start_gateway(settings, f"events-redis-{n}") for n in range(2)]
-        # Several streams per gateway, each on a new connection: they spread over the workers.
-        streams = [Listener(gw.base, f"{EVENTS}?name_like={RUN}-ev-redis") for gw in gateways for _ in range(4)]
-        try:
-            time.sleep(3)  # every feed has done its first full list
-            before = sum(_feed_reads(gw) for gw in gateways)
-            window = 20.0
-            time.sleep(window)
-            reads = sum(_feed_reads(gw) for gw in gateways) - before
-            # One reader every EVENTS_IDLE_POLL_SECONDS (4 s) plus a full list a minute: about 5-7 reads, where
-            # four unshared workers would have made about 20.
-            assert reads <= window / 4 + 3, reads
-
-            created = servers.create(gateways[1], cloud_info, "ev-redis")
-            assert created.status_code == 201, created.text
-            for stream in streams:
-                stream.wait("the new server", lambda e: e["data"]["id"] == created.json()["id"], timeout=30)
-        finally:
-            for stream in streams:
-                stream.close()
