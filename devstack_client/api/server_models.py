@@ -14,8 +14,9 @@ server_image = Model(
     },
 )
 # A server in a Nova cell that is down comes partial (microversion 2.69): id, status UNKNOWN and project, the
-# rest missing. Hence the fields marked DOWN_CELL below may be null, and only then.
-DOWN_CELL = "null only for a server in a Nova cell that is down"
+# rest missing. A create whose server Nova does not show (launch.pending) knows only what it sent. Hence the
+# fields marked DOWN_CELL below may be null, and only then.
+DOWN_CELL = "null only for a server in a Nova cell that is down, or in a create's answer when Nova did not show it"
 server_flavor = Model(
     "ServerFlavor",
     {

@@ -43,6 +43,7 @@ DIGEST_METADATA = "devstack-client-request"
 # answered late (after the others had settled) defers to it.
 SETTLED_METADATA = "devstack-client-settled"
 POLL_SECONDS = 1.0
+READ_BACK_ATTEMPTS = 2
 OPTIONAL = ("key_name", "availability_zone", "description")
 
 
@@ -53,6 +54,26 @@ def key_tag(key: str) -> str:
 
 def request_digest(request: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
+
+
+def pending(server_id: str, sent: dict[str, Any], project_id: str | None) -> dict[str, Any]:
+    """The server as this create sent it to Nova, shaped as a show: for when Nova accepted it but did not show it.
+
+    What only Nova knows stays empty or null: times, power and task state, addresses, the flavor's name and sizes.
+    One shape for every 201 (a generated client types all of them as Server; tests/test_openapi.py).
+    """
+    return shape_server(
+        {
+            "id": server_id,
+            "status": "BUILD",
+            "tenant_id": project_id,
+            "image": {"id": sent["imageRef"]} if "imageRef" in sent else "",
+            # Nova puts a server in the project's "default" group when the request names none.
+            "security_groups": sent.get("security_groups") or [{"name": "default"}],
+            "OS-EXT-AZ:availability_zone": sent.get("availability_zone"),
+            **{key: sent.get(key) for key in ("name", "key_name", "description", "metadata", "tags")},
+        }
+    )
 
 
 def _created(server: dict[str, Any]) -> datetime:
@@ -135,11 +156,19 @@ class LaunchService:
             server_id, replayed = self._settle(tag, server_id)
             if not replayed and self._watch is not None:
                 self._watch.watch(f"server {server_id}", lambda: self._remove_late_twins(tag, server_id))
-        try:
-            return self._compute.get_server(server_id), replayed
-        except Exception:  # the server exists: report it rather than an error
-            log.warning("server %s created, but reading it back failed", server_id, exc_info=True)
-            return {"id": server_id, "name": request["name"], "status": "BUILD"}, replayed
+        return self._read_back(server_id, server), replayed
+
+    def _read_back(self, server_id: str, sent: dict[str, Any]) -> dict[str, Any]:
+        """The server just made, as a show shapes it; if Nova fails twice to show it, as it was sent (``pending``):
+        the server exists, so the create must not answer an error (a client would make another)."""
+        for attempt in range(READ_BACK_ATTEMPTS):
+            try:
+                return self._compute.get_server(server_id)
+            except Exception:  # a GET may be sent again; any failure here is Nova's
+                log.warning("server %s created, but reading it back failed", server_id, exc_info=True)
+            if attempt + 1 < READ_BACK_ATTEMPTS:
+                time.sleep(POLL_SECONDS)
+        return pending(server_id, sent, self._conn.current_project_id)
 
     def _nova_body(self, request: dict[str, Any]) -> dict[str, Any]:
         refs = self._refs(request, lookup_ids=False)

@@ -1158,7 +1158,7 @@ export interface components {
             /** @example nova */
             availability_zone: string | null;
             /**
-             * @description null only for a server in a Nova cell that is down
+             * @description null only for a server in a Nova cell that is down, or in a create's answer when Nova did not show it
              * @example 2026-11-02T09:14:03Z
              */
             created_at: string | null;
@@ -1183,12 +1183,12 @@ export interface components {
                 [key: string]: string;
             };
             /**
-             * @description null only for a server in a Nova cell that is down
+             * @description null only for a server in a Nova cell that is down, or in a create's answer when Nova did not show it
              * @example web-1
              */
             name: string | null;
             /**
-             * @description null only for a server in a Nova cell that is down
+             * @description null only for a server in a Nova cell that is down, or in a create's answer when Nova did not show it
              * @example 1
              */
             power_state: number | null;
@@ -1210,7 +1210,7 @@ export interface components {
             tags: string[];
             task_state: string | null;
             /**
-             * @description null only for a server in a Nova cell that is down
+             * @description null only for a server in a Nova cell that is down, or in a create's answer when Nova did not show it
              * @example 2026-11-02T09:14:09Z
              */
             updated_at: string | null;
@@ -1390,22 +1390,22 @@ export interface components {
         };
         ServerFlavor: {
             /**
-             * @description GB; null only for a server in a Nova cell that is down
+             * @description GB; null only for a server in a Nova cell that is down, or in a create's answer when Nova did not show it
              * @example 1
              */
             disk: number | null;
             /**
-             * @description null only for a server in a Nova cell that is down
+             * @description null only for a server in a Nova cell that is down, or in a create's answer when Nova did not show it
              * @example m1.tiny
              */
             name: string | null;
             /**
-             * @description MiB; null only for a server in a Nova cell that is down
+             * @description MiB; null only for a server in a Nova cell that is down, or in a create's answer when Nova did not show it
              * @example 512
              */
             ram: number | null;
             /**
-             * @description null only for a server in a Nova cell that is down
+             * @description null only for a server in a Nova cell that is down, or in a create's answer when Nova did not show it
              * @example 1
              */
             vcpus: number | null;
@@ -1469,7 +1469,7 @@ export interface components {
             /** @example nova */
             availability_zone?: string | null;
             /**
-             * @description null only for a server in a Nova cell that is down
+             * @description null only for a server in a Nova cell that is down, or in a create's answer when Nova did not show it
              * @example 2026-11-02T09:14:03Z
              */
             created_at?: string | null;
@@ -1494,12 +1494,12 @@ export interface components {
                 [key: string]: string;
             };
             /**
-             * @description null only for a server in a Nova cell that is down
+             * @description null only for a server in a Nova cell that is down, or in a create's answer when Nova did not show it
              * @example web-1
              */
             name?: string | null;
             /**
-             * @description null only for a server in a Nova cell that is down
+             * @description null only for a server in a Nova cell that is down, or in a create's answer when Nova did not show it
              * @example 1
              */
             power_state?: number | null;
@@ -1521,7 +1521,7 @@ export interface components {
             tags?: string[];
             task_state?: string | null;
             /**
-             * @description null only for a server in a Nova cell that is down
+             * @description null only for a server in a Nova cell that is down, or in a create's answer when Nova did not show it
              * @example 2026-11-02T09:14:09Z
              */
             updated_at?: string | null;
