@@ -11,7 +11,7 @@ must make the probe say "not ready" before the prober gives up on it.
 
 Our token is validated at most once a minute per worker (IDENTITY_TTL_SECONDS),
 not at every check (5 s): validating a token is Keystone's costliest common
-call (it rebuilds the token: roles, catalog). On the test cloud it took 1-4 s,
+call (it rebuilds the token: roles, catalog). On the uncached test cloud it took 1-4 s,
 and three instances of two workers validating every 5 s made over half of
 Keystone's requests during the multi-instance suite: every validation slowed
 to 7-12 s, the probes' own and the services' validations of a restarted

@@ -48,9 +48,9 @@ TWIN_SETTLE = 90
 # was poked through Redis.
 IDLE = 12.0
 # Settings of every instance. READ_TIMEOUT 120: a create POST waited over 60 s in Nova on a machine shared with
-# other jobs (504). READY_TIMEOUT 8: this cloud's Keystone (one process, cache off, on 2 busy cores) takes
-# 1-4 s to validate a token (p50-p90 of its access log, GET /v3/auth/tokens), which /readyz's identity check
-# does; at the default 2 s every instance fails it now and then, and a restarted one may not come back UP.
+# other jobs (504). READY_TIMEOUT 8: /readyz's identity check validates a token in Keystone, which on 2 busy
+# cores took 1-4 s (p50-p90) before the test cloud's Keystone cached; at the default 2 s a slow but working
+# Keystone fails every instance's check now and then, and a restarted one may not come back UP.
 # 8 s still fits HAProxy's `timeout check 10s` when the other three checks answer at once, as they do here.
 SETTINGS = {"READ_TIMEOUT": "120", "READY_TIMEOUT": "8"}
 

@@ -51,9 +51,9 @@ def test_an_error_body_names_the_id_nova_logged(gateway, cloud_info):
 
 
 def test_ready_on_the_real_cloud(gateway):
-    # This cloud's Keystone takes 1-4 s (p50-p90) to validate a token, beyond READY_TIMEOUT's 2 s now and then
-    # when busy (failed once in CI, right after the heavier tests): a not-ready answer is then right, and the
-    # next check (5 s on) validates again. Ready within 30 s is the claim.
+    # Uncached, this cloud's Keystone took 1-4 s (p50-p90) to validate a token, beyond READY_TIMEOUT's 2 s now
+    # and then when busy (failed once in CI, right after the heavier tests): a not-ready answer is then right,
+    # and the next check (5 s on) validates again. It caches now; still, ready within 30 s is the claim.
     def ready():
         resp = gateway.get("/readyz")
         if resp.status_code != 200:
