@@ -273,7 +273,7 @@ def examples(path: Path) -> list[Example]:
             assignments, body = _assignments(body)
             commands = _commands(body, after, stream="stream-until" in options)
             for command in commands:
-                command.request({name: "x" for name in ("READER", "OPERATOR", "TOKEN", "DEMO_TOKEN")})
+                command.request({name: "x" for name in ("READER", "OPERATOR", "TOKEN", "DEMO_TOKEN", "KEY")})
         except (ValueError, json.JSONDecodeError) as exc:
             if marker[1] == "example":
                 raise ValueError(f"{where}: {exc}") from None

@@ -9,7 +9,10 @@ bash runs); with ``gateway=lowquota`` on one acting as `lowquota`, a project who
 (tests/cloud/README.md) and that other tests leave empty, so that its counts are the same on every run; with
 ``gateway=nobody`` on one whose user Keystone does not know (the docs' second gateway, on :8081); with
 ``gateway=fresh`` on one started (as `demo`) just before the example and stopped after it, so that its /metrics
-count only what the example sent (and the start-up's polls of /swagger.json, which the example's grep leaves out).
+count only what the example sent (and the start-up's polls of /swagger.json, which the example's grep leaves out);
+with ``gateway=balanced`` through HAProxy (Debian's, running deploy/haproxy.cfg) in front of three instances
+acting as `demo` that take an operator API key ($KEY), as deploy/compose.yaml runs them but as processes (no
+container engine on the test machines), started before the example and stopped after it.
 Before an example, its options put the demo project in the state the docs assume:
 
 - ``servers=web-1:ACTIVE`` exactly these servers of this run, in that status, no transition under way;
@@ -58,6 +61,7 @@ import re
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -74,6 +78,7 @@ from tests.cloud.harness import (
     wait_for,
     wait_gone,
 )
+from tests.cloud.multi import Client, Cluster, need_haproxy
 from tests.cloud.test_cloud_networking import FLOATING_WAIT
 from tests.docs_examples import Answer, Command, Example, all_examples
 
@@ -201,6 +206,19 @@ class DocsCloud:
     def fresh_gateway(self) -> Gateway:
         """A gateway of its own for one example (gateway=fresh): nothing but its start-up polls served yet."""
         return self._start(self._settings("demo"), "docs-fresh")
+
+    def balanced(self, logs: Path) -> Cluster:
+        """Three instances behind deploy/haproxy.cfg, each taking the operator key $KEY (gateway=balanced)."""
+        need_haproxy()
+        key, line = apikeys.new_key("operator", "example")
+        self.variables["KEY"] = key
+        cluster = Cluster({**self._settings("demo"), "API_KEYS": line}, logs)
+        try:
+            cluster.start()
+        except BaseException:
+            cluster.stop()
+            raise
+        return cluster
 
     def gateway(self, name: str) -> Gateway:
         if name not in self.gateways:
@@ -519,7 +537,7 @@ class DocsCloud:
 
     # --------------------------------------------------------------------------------------------- running
 
-    def send(self, gw: Gateway, command: Command, stream: bool = False) -> requests.Response:
+    def send(self, gw: Gateway | Client, command: Command, stream: bool = False) -> requests.Response:
         request = command.request(self.variables)
         path = _ANY_HOST.sub("", url_to_cloud(request.url))  # Gateway.request prefixes its own base
         # an id in a URL is one an earlier answer showed: else the call would reach nothing, and a 404 shown
@@ -685,22 +703,31 @@ def docs_cloud(
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=[example.where for example in EXAMPLES])
-def test_docs_example_answers_as_shown(docs_cloud: DocsCloud, example: Example) -> None:
-    fresh = example.options.get("gateway") == "fresh"
-    gw = None if fresh else docs_cloud.gateway(example.options.get("gateway", "demo"))
+def test_docs_example_answers_as_shown(
+    docs_cloud: DocsCloud, example: Example, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    name = example.options.get("gateway", "demo")
+    own = name in ("fresh", "balanced")  # started for this example alone, after the state is set
+    gw: Gateway | Client | None = None if own else docs_cloud.gateway(name)
     docs_cloud.given(example.options)
     docs_cloud.set_variables(example)
-    if fresh:
-        gw = docs_cloud.fresh_gateway()  # after the state is set: it serves the example's calls alone
+    cluster = None
+    if name == "fresh":
+        gw = docs_cloud.fresh_gateway()
+    elif name == "balanced":
+        cluster = docs_cloud.balanced(tmp_path_factory.mktemp("docs-balanced"))
+        gw = cluster.lb
     assert gw is not None
     try:
         run_commands(docs_cloud, gw, example)
     finally:
-        if fresh:
+        if cluster is not None:
+            cluster.stop()
+        elif name == "fresh":
             gw.stop()
 
 
-def run_commands(docs_cloud: DocsCloud, gw: Gateway, example: Example) -> None:
+def run_commands(docs_cloud: DocsCloud, gw: Gateway | Client, example: Example) -> None:
     for command in example.commands:
         # :8081 is the docs' second gateway: one the gateway= option names
         assert ":8081/" not in command.text or "gateway" in example.options, example.where
