@@ -411,7 +411,7 @@ def test_the_same_key_with_another_body_is_409(client, cloud, cinder_creates):
 def test_a_race_keeps_the_oldest_volume_and_deletes_its_own(client, cloud, no_sleep):
     mine = "0f0f0f0f-1111-4222-8333-444444444444"
     cloud.cinder("POST", "/volumes", 202, {"volume": make_fake_volume(mine, status="creating")})
-    older = keyed_volume(VOLUME_ID, created_at="2026-11-30T10:00:00.000000")
+    older = keyed_volume(VOLUME_ID, age=timedelta(minutes=5))  # mine: 1 minute ago
     keyed_lookup(cloud, [], [keyed_volume(mine), older])
     deleted = cloud.cinder("DELETE", f"/volumes/{mine}", 202)
 
