@@ -44,14 +44,15 @@ def main(argv: list[str] | None = None) -> int:
 
     # As main.py does for gunicorn: prometheus-client picks its mode when first imported.
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="bench-profile-metrics-")
-    from devstack_client import create_app, observe
+    from devstack_client import create_app
+    from devstack_client import logs as gateway_logs
     from devstack_client.config import load
 
     logs = Path(tempfile.mkdtemp(prefix="bench-profile-"))
     fake = procs.FakeCloudProcess(servers=args.servers, latency=args.latency, log=logs / "fakecloud.log")
     try:
         credentials = {**fake_credentials(fake.url), "LOG_LEVEL": "INFO"}
-        logging.config.dictConfig(observe.logging_config(load(environ=credentials)))
+        logging.config.dictConfig(gateway_logs.logging_config(load(environ=credentials)))
         # The access log goes to a file, as gunicorn's stderr does in the benchmark.
         for handler in logging.getLogger().handlers:
             handler.setStream(open(logs / "gateway.log", "a"))  # noqa: SIM115 - for the process's life
