@@ -31,7 +31,7 @@ sort_argument(list_query, FLAVORS.sort)
 
 @ns.route("")
 class FlavorList(Resource):
-    @lists(ns, "flavors", flavor, list_query, "One page of flavors")
+    @lists(ns, "flavors", flavor, list_query, "One page of flavors", shaped=True)
     def get(self, **query):
         """List the flavors, a page at a time."""
         return ComputeService(get_connection()).list_flavors(**query)
@@ -40,7 +40,7 @@ class FlavorList(Resource):
 @ns.route("/<string:ref>")
 @ns.param("ref", "Flavor id or exact name")
 class Flavor(Resource):
-    @shows(ns, flavor, "The flavor")
+    @shows(ns, flavor, "The flavor", shaped=True)
     def get(self, ref):
         """Show one flavor, by id or name."""
         return ComputeService(get_connection()).get_flavor(ref)
