@@ -377,6 +377,9 @@ def make_remote_console(protocol: str = "vnc", kind: str = "novnc", url: str | N
 # -- the fake cloud of the wire tests -------------------------------------------------
 
 
+SHOW_PORTS = re.compile(rf"GET {re.escape(NEUTRON)}/v2\.0/ports\?device_id=(?P<server>[^&]+)&fields=security_groups")
+
+
 class FakeCloud:
     """Keystone, Nova, Glance and Neutron as requests-mock answers.
 
@@ -499,6 +502,21 @@ class FakeCloud:
             for r in self.history
             if r.url not in discovery and not r.url.startswith(f"{KEYSTONE}/auth/tokens")
         ]
+
+    def api_calls_by_show(self) -> list[str]:
+        """``api_calls()`` with each show's ports call (its groups' ids) right after its Nova read.
+
+        A server shown by id has Neutron asked beside Nova (services/_beside.py): that call may be sent
+        before, between or after the show's other calls. Everything else keeps the order it was sent in.
+        """
+        calls = self.api_calls()
+        for call in list(calls):
+            found = SHOW_PORTS.fullmatch(call)
+            read = found and f"GET {NOVA}/servers/{found['server']}"
+            if read in calls:
+                calls.remove(call)
+                calls.insert(calls.index(read) + 1, call)
+        return calls
 
 
 # -- Cinder (block-storage v3, microversion 3.60) -----------------------------------------

@@ -12,6 +12,7 @@ from openstack import connection
 from openstack import exceptions as os_exc
 
 from devstack_client.errors import DiscoveryFailed, GatewayError, InvalidRequest, NotFound
+from devstack_client.services._beside import Beside
 from devstack_client.services._pages import Listing, Page, page, walk
 from devstack_client.services._wire import call, exact_name_regex, find, is_uuid, service
 from devstack_client.services.cursor import Cursor, scheduling
@@ -244,23 +245,38 @@ class ComputeService:
         return self._find_server(ref)
 
     def get_server(self, ref: str) -> dict[str, Any]:
-        """The server, with its volumes' names, devices and sizes (one Cinder call per attached volume)."""
-        server = shape_server(self._find_server(ref))
-        if server["volumes"]:
-            self._add_volume_details(server)
+        """The server, with its groups' ids (one Neutron call) and its volumes' names, devices and sizes (one
+        Cinder call per attached volume).
+
+        Given an id, the Neutron call goes out beside Nova's: a show then takes the longer of the two, not both.
+        """
+        groups = Beside(lambda: self._port_groups(ref)) if is_uuid(ref) else None
+        try:
+            server = shape_server(self._find_server(ref))
+            if server["volumes"]:
+                self._add_volume_details(server)
+        finally:
+            if groups is not None:
+                groups.join()
         if server["security_groups"]:
-            self._add_security_group_ids(server)
+            # Nova finds an id in another spelling (upper case), or a server named like an id: ask for its own.
+            self._add_security_group_ids(server, groups if groups is not None and server["id"] == ref else None)
         return server
 
-    def _add_security_group_ids(self, server: dict[str, Any]) -> None:
-        """The ids of the server's groups: its ports' (one Neutron call), and their names (one more if several)."""
+    def _port_groups(self, server_id: str) -> list[str]:
+        """The ids of the groups of the server's ports (one Neutron call)."""
+        neutron = service(self._conn, "network")
+        ports = call(neutron, "GET", "/ports", params={"device_id": server_id, "fields": "security_groups"})
+        return list(dict.fromkeys(i for port in ports["ports"] for i in port.get("security_groups") or []))
+
+    def _add_security_group_ids(self, server: dict[str, Any], groups: Beside[list[str]] | None) -> None:
+        """The ids of the server's groups: its ports' (``groups`` if already asked), and their names (one more
+        call if several)."""
         # Imported here: the security group service's idempotency keys come from launch, which imports this one.
         from devstack_client.services.security_group import SecurityGroupService
 
         try:
-            neutron = service(self._conn, "network")
-            ports = call(neutron, "GET", "/ports", params={"device_id": server["id"], "fields": "security_groups"})
-            ids = list(dict.fromkeys(i for port in ports["ports"] for i in port.get("security_groups") or []))
+            ids = groups.result() if groups is not None else self._port_groups(server["id"])
             if len(ids) == 1 and len(server["security_groups"]) == 1:
                 names = {ids[0]: server["security_groups"][0]["name"]}
             elif ids:

@@ -118,7 +118,7 @@ def test_operator_may_create_and_delete(keyed, cloud):
     assert post.last_request.json()["server"]["name"] == "web-1"
     assert deleted.status_code == 204
     assert delete.call_count == 1
-    assert cloud.api_calls() == [
+    assert cloud.api_calls_by_show() == [
         f"POST {NOVA}/servers",
         f"GET {NOVA}/servers/{SERVER_ID}",
         f"GET {NEUTRON}/v2.0/ports?device_id={SERVER_ID}&fields=security_groups",  # its groups' ids

@@ -349,7 +349,7 @@ def test_the_show_lists_security_groups_once_each_and_floating_addresses(client,
         "mac_addr": "fa:16:3e:4c:2c:30",
     }
     # the ids: the server's ports, then their groups (two Neutron calls; the list costs none)
-    assert cloud.api_calls() == [
+    assert cloud.api_calls_by_show() == [
         f"GET {NOVA}/servers/{SERVER_ID}",
         f"GET {NEUTRON}/v2.0/ports?device_id={SERVER_ID}&fields=security_groups",
         # the ids in sorted order, as the interfaces' lookup sends them (SecurityGroupService.names)
@@ -365,7 +365,7 @@ def test_a_server_in_one_group_costs_one_neutron_call_for_its_id(client, cloud):
     response = client.get(f"/api/v1/server/{SERVER_ID}")
 
     assert response.json["security_groups"] == [{"id": DEFAULT_GROUP_ID, "name": "default"}]
-    assert cloud.api_calls() == [
+    assert cloud.api_calls_by_show() == [
         f"GET {NOVA}/servers/{SERVER_ID}",
         f"GET {NEUTRON}/v2.0/ports?device_id={SERVER_ID}&fields=security_groups",
     ]

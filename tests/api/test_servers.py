@@ -187,7 +187,7 @@ def test_show_server_by_id(client, cloud):
     assert response.status_code == 200
     assert response.json["name"] == "web-1"
     assert response.json["security_groups"] == [{"id": DEFAULT_GROUP_ID, "name": "default"}]
-    assert cloud.api_calls() == [
+    assert cloud.api_calls_by_show() == [
         f"GET {NOVA}/servers/{server['id']}",
         f"GET {NEUTRON}/v2.0/ports?device_id={server['id']}&fields=security_groups",
     ]

@@ -149,10 +149,10 @@ def test_a_servers_show_lists_its_volumes_from_cinder(client, cloud):
     response = client.get(f"/api/v1/server/{SERVER_ID}")
 
     assert response.json["volumes"] == [{"id": VOLUME_ID, "name": "data-1", "device": "/dev/vdc", "size": 3}]
-    assert cloud.api_calls() == [
+    assert cloud.api_calls_by_show() == [
         f"GET {NOVA}/servers/{SERVER_ID}",
-        f"GET {CINDER}/volumes/{VOLUME_ID}",
         f"GET {NEUTRON}/v2.0/ports?device_id={SERVER_ID}&fields=security_groups",
+        f"GET {CINDER}/volumes/{VOLUME_ID}",
     ]
 
 
