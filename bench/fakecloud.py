@@ -30,6 +30,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from tests.fakes import (
+    DEFAULT_GROUP_ID,
     TOKEN,
     fixed_address,
     make_fake_flavor,
@@ -359,6 +360,10 @@ class Handler(BaseHTTPRequestHandler):
             self._send(200, {"resources": resources})
         elif path == "/network/v2.0/networks":
             self._send(200, {"networks": [cloud.network]})
+        elif path == "/network/v2.0/ports" and query.get("fields") == "security_groups":
+            # A show's groups' ids: every server has one port, in the project's default group (make_fake_server's).
+            known = query.get("device_id") in cloud.index
+            self._send(200, {"ports": [{"security_groups": [DEFAULT_GROUP_ID]}] if known else []})
         else:
             return False
         return True

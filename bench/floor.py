@@ -1,11 +1,12 @@
 """``python -m bench.floor [--rounds N]``: what any gateway served by gunicorn costs before its own code runs.
 
 Interleaved, on the fake cloud, p50 of: the direct calls (the floor of
-bench/README.md), a WSGI app that answers ``{}`` at once under the
-gateway's gunicorn settings (the HTTP hop alone: the client's requests,
-gunicorn's parsing and threads), the gateway's ``/healthz`` (the hop and
-Flask with our hooks, no upstream call) and the gateway's operations. A
-gateway's ratio to direct cannot be below (direct + hop) / direct.
+bench/README.md), a WSGI app that answers ``{}`` at once under gunicorn
+with the gateway's worker class (gevent, the default) and with gthread (the
+HTTP hop alone: the client's requests, gunicorn's parsing, its greenlets or
+threads), the gateway's ``/healthz`` (the hop and Flask with our hooks, no
+upstream call) and the gateway's operations. A gateway's ratio to direct
+cannot be below (direct + hop) / direct, the hop being its worker class's.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ import requests
 
 from bench import cases, fakecloud, procs
 from bench.__main__ import fake_credentials
+from devstack_client.main import GEVENT_WORKER
+
+HOP = "hop alone (gunicorn gevent, WSGI {})"
 
 
 def hello(environ: dict, start_response: Callable[..., Any]) -> list[bytes]:
@@ -42,16 +46,20 @@ def main(argv: list[str] | None = None) -> int:
         credentials = fake_credentials(fake.url)
         gateway = cases.HttpGateway("gateway", procs.gateway(credentials, logs / "gateway.log"), fakecloud.server_id(0))
         started.append(gateway.server)
-        argv_hello = [sys.executable, "-m", "gunicorn", "--bind", "127.0.0.1:{port}", "--worker-class", "gthread",
-                      "--workers", procs.SERVE["WORKERS"], "--threads", procs.SERVE["THREADS"], "--keep-alive", "75",
-                      "--no-control-socket", "bench.floor:hello"]  # fmt: skip
-        bare = procs.Server(argv_hello, {}, logs / "hello.log")
+        hello = [sys.executable, "-m", "gunicorn", "--bind", "127.0.0.1:{port}", "--workers", procs.SERVE["WORKERS"],
+                 "--keep-alive", "75", "--no-control-socket", "bench.floor:hello"]  # fmt: skip
+        bare = procs.Server([*hello, "--worker-class", GEVENT_WORKER], {}, logs / "hello-gevent.log")
         started.append(bare)
+        threaded = procs.Server(
+            [*hello, "--worker-class", "gthread", "--threads", procs.SERVE["THREADS"]], {}, logs / "hello-gthread.log"
+        )
+        started.append(threaded)
         direct = cases.Direct(credentials, fakecloud.server_id(0))
         http = requests.Session()
         calls = {
             **{f"direct {op}": (lambda op=op: direct.call(op)) for op in cases.OPS},
-            "hop alone (gunicorn, WSGI answering {})": lambda: http.get(bare.base + "/").content,
+            HOP: lambda: http.get(bare.base + "/").content,
+            "hop alone under gthread": lambda: http.get(threaded.base + "/").content,
             "gateway /healthz": lambda: gateway.get("/healthz"),
             **{f"gateway {op}": (lambda op=op: gateway.get(gateway.paths[op])) for op in cases.OPS},
         }
@@ -69,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             server.stop()
         fake.stop()
     p50 = {name: statistics.median(values) * 1000 for name, values in times.items()}
-    hop = p50["hop alone (gunicorn, WSGI answering {})"]
+    hop = p50[HOP]
     for name, value in p50.items():
         print(f"{name:42} p50 {value:6.2f} ms")
     for op in cases.OPS:
