@@ -377,7 +377,8 @@ def make_remote_console(protocol: str = "vnc", kind: str = "novnc", url: str | N
 # -- the fake cloud of the wire tests -------------------------------------------------
 
 
-SHOW_PORTS = re.compile(rf"GET {re.escape(NEUTRON)}/v2\.0/ports\?device_id=(?P<server>[^&]+)&fields=security_groups")
+# The ports call of a show (its groups' ids): what FakeCloud answers by default and api_calls_by_show places.
+SHOW_PORTS = re.compile(rf"^{re.escape(NEUTRON)}/v2\.0/ports\?device_id=(?P<server>[^&]+)&fields=security_groups$")
 
 
 class FakeCloud:
@@ -404,7 +405,7 @@ class FakeCloud:
         # fresh server's is: a show asks Neutron for the ids. A test registering its own ports answer wins.
         self.server_ports = self.on(
             "GET",
-            re.compile(rf"^{re.escape(NEUTRON)}/v2\.0/ports\?device_id=[^&]+&fields=security_groups$"),
+            SHOW_PORTS,
             body={"ports": [{"security_groups": [DEFAULT_GROUP_ID]}]},
         )
 
@@ -511,7 +512,8 @@ class FakeCloud:
         """
         calls = self.api_calls()
         for call in list(calls):
-            found = SHOW_PORTS.fullmatch(call)
+            method, _, url = call.partition(" ")
+            found = method == "GET" and SHOW_PORTS.fullmatch(url)
             read = found and f"GET {NOVA}/servers/{found['server']}"
             if read in calls:
                 calls.remove(call)
