@@ -88,3 +88,19 @@ def test_the_stream_benchmarks_short_mode_runs_and_every_stream_gets_every_event
     # One feed per worker whatever the number of streams: reads do not grow tenfold with them.
     assert rows[1]["nova_reads_per_minute"] <= 2 * rows[0]["nova_reads_per_minute"], rows
     assert "304, no body" in run.stdout
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["bench.floor", "--rounds", "3"], ["list     gateway", "show     light client: gateway", "flavors  gateway"]),
+        (["bench.profile", "--op", "list", "--calls", "10", "--servers", "20"], ["GET /api/v1/server?limit=100: "]),
+    ],
+    ids=["floor", "profile"],
+)
+def test_the_tools_the_readme_quotes_still_run(argv, expected):
+    # bench.profile once broke unnoticed (an import moved): nothing else runs these.
+    run = subprocess.run([sys.executable, "-m", *argv], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    for line in expected:
+        assert line in run.stdout, run.stdout[-3000:]
