@@ -14,6 +14,7 @@ import json
 import re
 import uuid
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -443,13 +444,25 @@ class FakeCloud:
             headers={"X-Subject-Token": TOKEN},
         )
 
-    def user_token(self, token: str, user_name: str, project_id: str, **kwargs: Any) -> Any:
-        """Keystone validating a caller's ``token`` (GET /v3/auth/tokens, the token authenticating itself)."""
-        body = self.make_token(user_id=f"{user_name}-id", user_name=user_name, project_id=project_id, **kwargs)
+    def user_token(
+        self, token: str, user_name: str, project_id: str, lifetime: timedelta | None = None, **kwargs: Any
+    ) -> Any:
+        """Keystone validating a caller's ``token`` (GET /v3/auth/tokens, the token authenticating itself).
+
+        With ``lifetime``, the token expires that long after each validation, not after this call: a test
+        timing an expiry does not race the app's set-up on a busy machine.
+        """
+
+        def body(*_: Any) -> Any:
+            expiry = {"expires": datetime.now(UTC) + lifetime} if lifetime is not None else {}
+            return self.make_token(
+                user_id=f"{user_name}-id", user_name=user_name, project_id=project_id, **kwargs, **expiry
+            )
+
         return self.mocker.get(
             f"{KEYSTONE}/auth/tokens",
             request_headers={"X-Auth-Token": token, "X-Subject-Token": token},
-            json=body,
+            json=body if lifetime is not None else body(),
             headers={"X-Subject-Token": token, "x-openstack-request-id": "req-keystone-validate"},
         )
 
