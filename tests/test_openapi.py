@@ -168,3 +168,22 @@ def test_the_command_writes_the_openapi_3_document(tmp_path, cloud):
 
     assert target.read_text() == CHECKED_IN_3.read_text()
     assert cloud.history == []
+
+
+def test_each_app_gets_the_spec_a_fresh_build_gives_and_its_own_copy(monkeypatch):
+    # The documents are built once per process and configuration (api._spec): creating an app was mostly that.
+    from devstack_client import api
+
+    first, second = create_app(CREDENTIALS), create_app(CREDENTIALS)
+    first.extensions["openapi"]["info"]["title"] = "changed"
+    assert second.extensions["openapi"]["info"]["title"] == "devstack-client"
+
+    monkeypatch.setattr(api, "_SPECS", {})
+    fresh = create_app(CREDENTIALS)
+    assert fresh.test_client().get("/swagger.json").json == second.test_client().get("/swagger.json").json
+    assert fresh.extensions["openapi"] == second.extensions["openapi"]
+    assert fresh.extensions["query_parameters"] == second.extensions["query_parameters"]
+    # A configuration that declares other schemes gets its own documents.
+    keyed = create_app({**CREDENTIALS, "API_KEYS": "sha256:" + "0" * 64 + " operator"})
+    assert "apiKey" in keyed.test_client().get("/swagger.json").json["securityDefinitions"]
+    assert "securityDefinitions" not in fresh.test_client().get("/swagger.json").json

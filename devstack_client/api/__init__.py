@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
+import orjson
 from flask import Flask, Response, jsonify
 from flask_restx import Api
 
@@ -70,6 +72,37 @@ def _no_content_is_empty(response: Response) -> Response:
     return response
 
 
+# Each spec built in this process, by what it depends on (see _spec): its Swagger 2.0 and OpenAPI 3 documents
+# (JSON, so that every app gets its own copy) and the query parameters each operation documents.
+_SPECS: dict[bytes, tuple[bytes, dict[tuple[str, str], frozenset[str]], bytes]] = {}
+
+
+def _spec(
+    app: Flask, api: GatewayApi, authorizations: dict[str, Any] | None, security: list[dict[str, list]] | None
+) -> tuple[dict[str, Any], dict[tuple[str, str], frozenset[str]], dict[str, Any]]:
+    """The app's Swagger document, the query parameters each operation documents, and its OpenAPI 3 document.
+
+    Built at the first app's start, so that a model error fails at start-up, not on the first visit (restx
+    logs the error and serves {"error": ...} instead). The namespaces and their models are fixed at import:
+    the documents differ only by the authentication the settings declare and by Flask's own URL settings.
+    Building them (restx deep-copies every model for every operation) was most of an app's creation, and the
+    tests create one per test.
+    """
+    key = orjson.dumps(
+        [authorizations, security, *(app.config.get(name) for name in ("SERVER_NAME", "APPLICATION_ROOT"))],
+        option=orjson.OPT_SORT_KEYS,
+    )
+    if key not in _SPECS:
+        with app.test_request_context():
+            swagger = api.__schema__
+            if "error" in swagger:
+                raise RuntimeError("the Swagger spec cannot be built; see the log")
+            parameters = query.documented_parameters(swagger)
+            _SPECS[key] = (orjson.dumps(swagger), parameters, orjson.dumps(openapi3.document(swagger)))
+    swagger_json, parameters, openapi_json = _SPECS[key]
+    return orjson.loads(swagger_json), dict(parameters), orjson.loads(openapi_json)
+
+
 def init_app(app: Flask) -> None:
     app.config.setdefault("RESTX_ERROR_404_HELP", False)
     app.config.setdefault("RESTX_MASK_SWAGGER", False)
@@ -92,13 +125,9 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(Exception, errors.handle)
     app.after_request(_no_content_is_empty)
     caching.init_app(app)
-    # Built now so that a model error fails at start-up, not on the first
-    # visit (restx logs the error and serves {"error": ...} instead).
-    with app.test_request_context():
-        if "error" in api.__schema__:
-            raise RuntimeError("the Swagger spec cannot be built; see the log")
-        app.extensions["query_parameters"] = query.documented_parameters(api.__schema__)
-        app.extensions["openapi"] = openapi3.document(api.__schema__)
+    swagger, app.extensions["query_parameters"], app.extensions["openapi"] = _spec(app, api, authorizations, security)
+    api._schema = swagger  # restx serves this at /swagger.json, as if it had built it
+    api._nullable_marked = True
     # The same API as /swagger.json, as OpenAPI 3 (what most client generators read), open like it.
     app.add_url_rule("/openapi.json", "openapi", lambda: jsonify(app.extensions["openapi"]))
     app.before_request(query.reject_unknown_parameters)
