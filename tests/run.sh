@@ -41,7 +41,8 @@ export DEVSTACK_CLIENT_REQUIRE_CLOUD=1
 if [ $# -gt 0 ]; then  # a chosen part: one run, after the cloud is up
     cloud_up
     trap - EXIT
-    exec "$VENV/bin/python" -m pytest --cov=devstack_client --cov-report=term-missing --cov-fail-under=90 "$@"
+    # Coverage is reported, not gated: the 90 % gate is the whole run's, which no part reaches alone.
+    exec "$VENV/bin/python" -m pytest --cov=devstack_client --cov-report=term-missing "$@"
 fi
 # The whole run. The wire tests need no cloud: they start now, at the lowest CPU priority (nice 19), and run
 # while the cloud starts and then beside the cloud and browser tests, which mostly wait on OpenStack and keep
