@@ -58,6 +58,11 @@ class GatewayApi(Api):
             self._nullable_marked = True
         return schema
 
+    def adopt(self, schema: dict) -> None:
+        """Serve ``schema``, already built (and marked) for the same namespaces and settings, as restx's own."""
+        self._schema = schema
+        self._nullable_marked = True
+
     def handle_error(self, e: Exception):  # type: ignore[override]
         # One mapping for every error; restx's own would add str(e) (a leak)
         # and route lists to 404 bodies.
@@ -126,8 +131,7 @@ def init_app(app: Flask) -> None:
     app.after_request(_no_content_is_empty)
     caching.init_app(app)
     swagger, app.extensions["query_parameters"], app.extensions["openapi"] = _spec(app, api, authorizations, security)
-    api._schema = swagger  # restx serves this at /swagger.json, as if it had built it
-    api._nullable_marked = True
+    api.adopt(swagger)
     # The same API as /swagger.json, as OpenAPI 3 (what most client generators read), open like it.
     app.add_url_rule("/openapi.json", "openapi", lambda: jsonify(app.extensions["openapi"]))
     app.before_request(query.reject_unknown_parameters)
