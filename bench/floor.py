@@ -106,19 +106,18 @@ def main(argv: list[str] | None = None) -> int:
             server.stop()
         fake.stop()
     p50 = {name: statistics.median(values) * 1000 for name, values in times.items()}
-    hop = p50[HOP]
     for name, value in p50.items():
         print(f"{name:42} p50 {value:6.2f} ms")
-    for op in cases.OPS:
-        direct_ms, gateway_ms = p50[f"direct {op}"], p50[f"gateway {op}"]
-        floor = (direct_ms + hop) / direct_ms
-        own = gateway_ms - direct_ms - hop
-        print(f"{op:8} gateway {gateway_ms / direct_ms:.2f}x direct; floor with the hop {floor:.2f}x; own {own:.2f} ms")
-    light_hop_ms = p50[HOP_LIGHT]
-    for op in cases.OPS:
-        direct_ms, gateway_ms = p50[f"direct {op}"], p50[f"gateway {op}, light client"]
-        floor = (direct_ms + light_hop_ms) / direct_ms
-        print(f"{op:8} light client: gateway {gateway_ms / direct_ms:.2f}x direct; floor with its hop {floor:.2f}x")
+    for client, hop_name, suffix in (("", HOP, ""), ("light client: ", HOP_LIGHT, ", light client")):
+        hop = p50[hop_name]
+        for op in cases.OPS:
+            direct_ms, gateway_ms = p50[f"direct {op}"], p50[f"gateway {op}{suffix}"]
+            floor = (direct_ms + hop) / direct_ms
+            own = gateway_ms - direct_ms - hop
+            print(
+                f"{op:8} {client}gateway {gateway_ms / direct_ms:.2f}x direct; floor with the hop {floor:.2f}x; "
+                f"own {own:.2f} ms"
+            )
     return 0
 
 
