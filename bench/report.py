@@ -33,7 +33,9 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str]]:
     rows: list[tuple[str, str, str]] = []
     for name, backend in results["backends"].items():
         up = backend["upstream"]["gateway"]
-        expected = {"list": 2, "show": 2, "flavors": 1}  # a show: the server, and its ports' groups (their ids)
+        # A show: the server, and its ports' groups (their ids). Repeated within CATALOG_CACHE_SECONDS, a list's
+        # image names and the flavor list come from the catalog cache (1 and 2 calls without it, as direct).
+        expected = {"list": 1, "show": 2, "flavors": 0}
         for op in OPS:
             s = up[op]
             ok = s["total"] == expected[op] and s["token"] == 0 and s["discovery"] == 0

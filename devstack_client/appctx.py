@@ -12,6 +12,7 @@ from openstack import connection as os_connection
 from devstack_client.config import Settings
 from devstack_client.connection import CloudConnection
 from devstack_client.identity import resolve
+from devstack_client.services.catalog import Catalog
 from devstack_client.services.feedbus import FeedBus
 from devstack_client.services.feeds import Feeds, Timing
 from devstack_client.services.keywatch import KeyWatch
@@ -29,6 +30,7 @@ def init_app(app: Flask) -> None:
         heartbeat=config.events_heartbeat_seconds,
     )
     app.extensions["keywatch"] = KeyWatch(config.idempotency_watch_seconds)
+    app.extensions["catalog"] = Catalog(config.catalog_cache_seconds, config.redis_url)
     app.extensions["feeds"] = Feeds(timing, FeedBus(config.redis_url) if config.redis_url else None)
     if config.require_user_tokens:
         app.logger.info("every call acts as the Keystone user whose token it carries (REQUIRE_USER_TOKENS)")
@@ -56,6 +58,11 @@ def get_connection() -> os_connection.Connection:
     """The connection this request acts through: its caller's own if it sent a token, else the gateway's."""
     user = g.get("user")
     return user.connection if user is not None else cloud().get()
+
+
+def catalog() -> Catalog:
+    """The current app's cache of flavor pages and image names (shared through Redis when configured)."""
+    return current_app.extensions["catalog"]
 
 
 def feeds() -> Feeds:

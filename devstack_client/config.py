@@ -97,10 +97,18 @@ SETTINGS: tuple[Setting, ...] = (
         "only its tags change, so such a change shows within this.",
     ),
     Setting(
+        "CATALOG_CACHE_SECONDS",
+        "30",
+        "Seconds a page of flavors and the image names of a server list are reused, per user and project, "
+        "before Nova and Glance are asked again (a new or renamed flavor or image shows within this); 0: ask "
+        "every time.",
+    ),
+    Setting(
         "REDIS_URL",
         None,
         "Redis (`redis://host:6379/0`) shared by every worker and gateway instance: one of them reads Nova's "
-        "changes per identity for all the event streams; unset: each worker reads them itself.",
+        "changes per identity for all the event streams, and all share the catalog cache; unset: each worker "
+        "reads them and keeps its cache itself.",
     ),
     Setting("EVENTS_HEARTBEAT_SECONDS", "15", "Seconds between two heartbeat comments on a quiet event stream."),
     Setting(
@@ -191,6 +199,7 @@ class Settings:
     events_poll_seconds: float
     events_idle_poll_seconds: float
     events_resync_seconds: float
+    catalog_cache_seconds: float
     redis_url: str | None = field(repr=False)  # it may hold a password
     events_heartbeat_seconds: float
     events_cursor_max_age: int
@@ -212,7 +221,7 @@ class Settings:
 
 
 _DEFAULTS = {s.name: s.default for s in SETTINGS}
-_MAY_BE_ZERO = {"IDEMPOTENCY_SETTLE_SECONDS", "IDEMPOTENCY_WATCH_SECONDS"}
+_MAY_BE_ZERO = {"IDEMPOTENCY_SETTLE_SECONDS", "IDEMPOTENCY_WATCH_SECONDS", "CATALOG_CACHE_SECONDS"}
 _TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off", ""}
 
 

@@ -60,6 +60,11 @@ CREATES_IN_FLIGHT = Gauge(
 EVENT_STREAMS = Gauge(
     "devstack_client_event_streams_open", "Server event streams open right now", multiprocess_mode="livesum"
 )
+CATALOG_CACHE = Counter(
+    "devstack_client_catalog_cache_lookups",
+    "Flavor pages and image names looked up in the catalog cache, by result (hit, miss, error)",
+    ["result"],
+)
 FEED_READS = Counter(
     "devstack_client_event_feed_reads",
     "Reads of Nova by the event streams' feeds (one per identity, shared by its streams), by kind (full, changes)",

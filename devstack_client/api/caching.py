@@ -3,7 +3,8 @@
 Every 200 answer to a GET under ``/api/`` carries a strong ``ETag`` computed over a stable serialisation of
 its JSON (sorted keys), ``Cache-Control: private, no-cache`` (each caller's own view, to be revalidated), and
 ``Vary`` on the credentials. A GET whose ``If-None-Match`` holds that tag answers 304 without a body: the
-gateway still asks OpenStack (it has no other way to know), but the answer is not sent again. A ``PATCH`` or
+gateway still asks OpenStack (it has no other way to know; a flavor list or image names may come from the
+catalog cache, services/catalog.py), but the answer is not sent again. A ``PATCH`` or
 an action on a server with ``If-Match`` answers 412 ``precondition_failed`` when the server's tag is another
 one (someone changed it since the caller read it).
 """

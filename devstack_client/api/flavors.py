@@ -2,7 +2,7 @@ from flask_restx import Namespace, Resource, fields, inputs
 
 from devstack_client.api.listing import lists, shows
 from devstack_client.api.query import paged_parser, sort_argument
-from devstack_client.appctx import get_connection
+from devstack_client.appctx import catalog, get_connection
 from devstack_client.services import ComputeService
 from devstack_client.services.compute import FLAVORS
 
@@ -31,10 +31,17 @@ sort_argument(list_query, FLAVORS.sort)
 
 @ns.route("")
 class FlavorList(Resource):
-    @lists(ns, "flavors", flavor, list_query, "One page of flavors", shaped=True)
+    @lists(
+        ns,
+        "flavors",
+        flavor,
+        list_query,
+        "One page of flavors (the same page is reused for CATALOG_CACHE_SECONDS per user and project)",
+        shaped=True,
+    )
     def get(self, **query):
         """List the flavors, a page at a time."""
-        return ComputeService(get_connection()).list_flavors(**query)
+        return ComputeService(get_connection(), catalog()).list_flavors(**query)
 
 
 @ns.route("/<string:ref>")

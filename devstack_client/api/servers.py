@@ -33,7 +33,7 @@ from devstack_client.api.server_models import (
 )
 from devstack_client.api.server_models import register as register_models
 from devstack_client.api.validation import parse_body
-from devstack_client.appctx import get_connection, keywatch, settings
+from devstack_client.appctx import catalog, get_connection, keywatch, settings
 from devstack_client.metrics import CREATES_IN_FLIGHT
 from devstack_client.services import ComputeService, boot_volume, server_network, volume_actions
 from devstack_client.services.compute import SERVERS
@@ -104,7 +104,7 @@ class ServerList(Resource):
     def get(self, fields=None, **query):
         """List the servers, a page at a time."""
         image_names = fields is None or "image" in fields
-        return ComputeService(get_connection()).list_servers(**query, image_names=image_names)
+        return ComputeService(get_connection(), catalog()).list_servers(**query, image_names=image_names)
 
     @ns.expect(server_create, create_query)
     @documents_errors(ns, 409, *BODY_ERRORS, *READ_ERRORS)

@@ -11,6 +11,7 @@ from openstack import proxy
 
 from devstack_client.errors import InvalidRequest
 from devstack_client.services._wire import call
+from devstack_client.services.catalog import Catalog
 from devstack_client.services.rules import MAX_PAGE
 
 
@@ -61,19 +62,27 @@ def page(
     marker: str | None = None,
     params: dict[str, Any] | None = None,
     microversion: str | None = None,
+    catalog: Catalog | None = None,
 ) -> Page:
     """Fetch one page in one call; ``next_marker`` is set only when more items exist.
 
     We ask for one item more than the page: whether it came tells if there is
     a next page, so a dashboard never fetches an empty last page. Where the
     service capped our request below that, its own next-link decides.
+    With ``catalog``, the same caller's same page may be answered from it.
     """
     query = {**(params or {}), "limit": limit + 1}
     if marker:
         query["marker"] = marker
     extra = {"microversion": microversion} if microversion else {}  # Cinder's: openstacksdk sends none
     try:
-        body = call(api, "GET", listing.path, params=query, **extra)
+        body = (
+            catalog.answer(
+                api, listing.path, {**query, **extra}, lambda: call(api, "GET", listing.path, params=query, **extra)
+            )
+            if catalog is not None
+            else call(api, "GET", listing.path, params=query, **extra)
+        )
     except os_exc.NotFoundException as exc:
         if not marker:
             raise

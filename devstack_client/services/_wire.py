@@ -68,6 +68,11 @@ def fetch(api: proxy.Proxy, method: str, path: str, **kwargs: Any) -> requests.R
 ENDPOINT = "_devstack_client_endpoint"
 
 
+def endpoint(api: proxy.Proxy) -> str:
+    """The proxy's endpoint URL (authenticating first if it has no token yet)."""
+    return _url(api, "")
+
+
 def _url(api: proxy.Proxy, path: str) -> str:
     """``path`` on the proxy's endpoint, looked up once per token.
 

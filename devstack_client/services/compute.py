@@ -15,6 +15,7 @@ from devstack_client.errors import DiscoveryFailed, GatewayError, InvalidRequest
 from devstack_client.services._beside import Beside
 from devstack_client.services._pages import Listing, Page, page, walk
 from devstack_client.services._wire import call, exact_name_regex, find, is_uuid, service
+from devstack_client.services.catalog import Catalog
 from devstack_client.services.cursor import Cursor, scheduling
 from devstack_client.services.image import ImageService
 from devstack_client.services.rules import MAX_PAGE
@@ -105,9 +106,12 @@ FLAVORS = Listing(
 
 
 class ComputeService:
-    def __init__(self, conn: connection.Connection) -> None:
+    """Nova's servers and flavors; with ``catalog``, flavor pages and image names may come from it."""
+
+    def __init__(self, conn: connection.Connection, catalog: Catalog | None = None) -> None:
         self._conn = conn
         self._api = conn.compute
+        self._catalog = catalog
 
     # -- flavors ---------------------------------------------------------------
 
@@ -121,7 +125,7 @@ class ComputeService:
         sort: str | None = None,
     ) -> Page:
         params = FLAVORS.params(sort=sort, min_ram=min_ram, min_disk=min_disk)
-        result = page(self._api, FLAVORS, limit=limit, marker=marker, params=params)
+        result = page(self._api, FLAVORS, limit=limit, marker=marker, params=params, catalog=self._catalog)
         return Page([shape_flavor(f) for f in result.items], result.next_marker)
 
     def get_flavor(self, ref: str) -> dict[str, Any]:
@@ -220,7 +224,7 @@ class ComputeService:
         if not ids:
             return
         try:
-            names = ImageService(self._conn).image_names(ids)
+            names = ImageService(self._conn).image_names(ids, self._catalog)
         except UPSTREAM_FAILURES:
             # Names are a convenience: a Glance outage must not fail the list.
             log.warning("image names unavailable for the server list", exc_info=False)

@@ -8,6 +8,7 @@ from openstack import connection
 
 from devstack_client.services._pages import Listing, Page, page
 from devstack_client.services._wire import call, find, is_uuid, service
+from devstack_client.services.catalog import Catalog
 
 FIELDS = (
     "id",
@@ -64,10 +65,14 @@ class ImageService:
         result = page(self._api, IMAGES, limit=limit, marker=marker, params=params)
         return Page([shape_image(i) for i in result.items], result.next_marker)
 
-    def image_names(self, ids: list[str]) -> dict[str, str]:
-        """Names of these images, in one call (Glance's ``id=in:`` filter)."""
-        body = call(self._api, "GET", "/images", params={"id": "in:" + ",".join(ids), "limit": len(ids)})
-        return {image["id"]: image.get("name") for image in body.get("images", [])}
+    def image_names(self, ids: list[str], catalog: Catalog | None = None) -> dict[str, str | None]:
+        """Names of these images, in one call (Glance's ``id=in:`` filter) for those ``catalog`` does not hold."""
+
+        def ask(wanted: list[str]) -> dict[str, str | None]:
+            body = call(self._api, "GET", "/images", params={"id": "in:" + ",".join(wanted), "limit": len(wanted)})
+            return {image["id"]: image.get("name") for image in body.get("images", [])}
+
+        return catalog.each(self._api, "image-name", ids, ask) if catalog is not None else ask(ids)
 
     def get_image(self, ref: str) -> dict[str, Any]:
         image = find(

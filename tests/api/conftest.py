@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
 
 from devstack_client.services import feeds as feeds_module
 from tests.events import EVENTS, Reader, Timeline
+from tests.loopback import REDIS_SERVER, redis_server
 
 
 @pytest.fixture(autouse=True)
@@ -46,3 +48,14 @@ def watch(client):
     yield open_stream
     for reader in readers:
         reader.close()
+
+
+@pytest.fixture
+def redis_url():
+    """A real, throwaway Redis: its URL and its process."""
+    if not os.path.exists(REDIS_SERVER):
+        if os.environ.get("DEVSTACK_CLIENT_REQUIRE_CLOUD") == "1":
+            pytest.fail(f"{REDIS_SERVER} is missing (apt-get install redis-server)")
+        pytest.skip(f"{REDIS_SERVER} is missing (apt-get install redis-server)")
+    with redis_server() as (url, proc):
+        yield url, proc

@@ -9,6 +9,12 @@ from tests.fakes import CREDENTIALS, NEUTRON, NOVA, SERVER_ID, make_fake_flavor,
 
 
 @pytest.fixture
+def app(cloud):
+    # A flavor list stands for any GET here: without the catalog cache, each one asks Nova.
+    return create_app({**CREDENTIALS, "CATALOG_CACHE_SECONDS": "0"})
+
+
+@pytest.fixture
 def flavors(cloud):
     return cloud.nova("GET", "/flavors/detail", body={"flavors": [make_fake_flavor()]})
 

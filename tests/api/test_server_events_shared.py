@@ -8,23 +8,10 @@ import os
 import signal
 import time
 
-import pytest
-
 from devstack_client import create_app
 from devstack_client.services.feedbus import FeedBus
 from tests.events import EVENTS, FAST
 from tests.fakes import CREDENTIALS
-from tests.loopback import REDIS_SERVER, redis_server
-
-
-@pytest.fixture
-def redis_url():
-    if not os.path.exists(REDIS_SERVER):
-        if os.environ.get("DEVSTACK_CLIENT_REQUIRE_CLOUD") == "1":
-            pytest.fail(f"{REDIS_SERVER} is missing (apt-get install redis-server)")
-        pytest.skip(f"{REDIS_SERVER} is missing (apt-get install redis-server)")
-    with redis_server() as (url, proc):
-        yield url, proc
 
 
 def worker(redis_url: str, **settings: str):

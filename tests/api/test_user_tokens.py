@@ -25,7 +25,9 @@ def as_user(token):
 
 
 def gateway(**settings):
-    return create_app({**CREDENTIALS, "ALLOW_USER_TOKENS": "true", **settings})
+    # A flavor list stands for any upstream call here: the catalog cache would answer the repeats
+    # (tests/api/test_catalog_cache.py has its own tests with user tokens).
+    return create_app({**CREDENTIALS, "ALLOW_USER_TOKENS": "true", "CATALOG_CACHE_SECONDS": "0", **settings})
 
 
 @pytest.fixture

@@ -35,6 +35,9 @@ from tests.cloud.harness import (
     wait_for,
 )
 
+# Flavor lists stand for calls that wait on Nova: without the catalog cache, which would answer the repeats.
+UNCACHED = {"CATALOG_CACHE_SECONDS": "0"}
+
 # -- Nova hangs ------------------------------------------------------------------------------------------
 
 
@@ -47,6 +50,7 @@ def test_nova_hanging_is_504_after_the_read_timeout_and_frees_the_threads(cloud_
         "WORKERS": "1",
         "THREADS": "2",
         "READ_TIMEOUT": "5",
+        **UNCACHED,
     }
     gw = start_gateway(settings, "nova-hangs")
     # connected, every service discovered, and the token known to each (no Keystone call while Nova hangs)
@@ -94,7 +98,7 @@ def test_with_100_calls_stuck_on_a_frozen_nova_the_probes_answer_at_once(cloud_i
     """The default gevent workers: 100 flavor lists wait on a frozen Nova (under gthread they held all 16
     threads and /healthz took 37 s). /healthz answers at once, Glance reads are served, and
     /readyz says not ready within its own READY_TIMEOUT (2 s), not READ_TIMEOUT."""
-    gw = start_gateway({**cloud_info.credentials("demo"), "READ_TIMEOUT": "40"}, "frozen-nova-100")
+    gw = start_gateway({**cloud_info.credentials("demo"), "READ_TIMEOUT": "40", **UNCACHED}, "frozen-nova-100")
     every_worker_connected(gw)
 
     with ThreadPoolExecutor(STUCK) as pool:
@@ -146,7 +150,7 @@ def test_100_calls_stuck_on_a_frozen_glance_do_not_block_nova_reads(cloud_info, 
 
 def test_sigterm_lets_a_call_waiting_on_nova_finish(cloud_info, start_gateway):
     """Graceful stop under gevent: a call in flight when SIGTERM comes is answered, then the gateway exits 0."""
-    gw = start_gateway({**cloud_info.credentials("demo"), "WORKERS": "1"}, "graceful-stop")
+    gw = start_gateway({**cloud_info.credentials("demo"), "WORKERS": "1", **UNCACHED}, "graceful-stop")
     assert_ok(gw, "/api/v1/flavor")
 
     with ThreadPoolExecutor(1) as pool:
@@ -310,6 +314,7 @@ def test_the_service_token_revoked_while_32_requests_are_in_flight_fails_none(
         # Woken, Nova (4 threads) asks Keystone about each of the 32 in turn, 1-3 s each: the last ones
         # wait long, and a 504 is not what this test is about.
         "READ_TIMEOUT": "180",
+        **UNCACHED,
     }
     gw = start_gateway(settings, "token-revoked")
     assert_ok(gw, "/api/v1/network")  # a token, every discovery (Nova's is anonymous), no Nova call

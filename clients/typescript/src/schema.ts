@@ -1823,7 +1823,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description One page of flavors */
+            /** @description One page of flavors (the same page is reused for CATALOG_CACHE_SECONDS per user and project) */
             200: {
                 headers: {
                     [name: string]: unknown;
