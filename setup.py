@@ -37,6 +37,7 @@ setup(
         "prometheus-client>=0.26,<0.27",
         "flask-cors>=6.0.5,<7",
         "cachetools>=5.3,<9",
+        "dogpile.cache>=1.1,<2",
         "redis>=5.2,<8",
         "orjson>=3.10,<4",
     ],
