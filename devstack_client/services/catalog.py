@@ -83,7 +83,7 @@ class Catalog:
         region = self._ready()
         if region is None:
             return ask()
-        key = self._key(api, path, urlencode(sorted(params.items()), doseq=True))
+        key = _key(_scope(api), path, urlencode(sorted(params.items()), doseq=True))
         try:
             kept = region.get(key)
         except FAILURES as exc:
@@ -109,7 +109,8 @@ class Catalog:
         region = self._ready()
         if region is None:
             return ask(ids)
-        keys = {item: self._key(api, kind, item) for item in ids}
+        scope = _scope(api)
+        keys = {item: _key(scope, kind, item) for item in ids}
         try:
             kept = region.get_multi(list(keys.values()))
         except FAILURES as exc:
@@ -137,12 +138,6 @@ class Catalog:
             return None
         return self._region
 
-    def _key(self, api: proxy.Proxy, *parts: str) -> str:
-        where = endpoint(api)  # authenticates first when it must, so the token below is set
-        access = api.session.auth.auth_ref
-        scope = (where, access.user_id or "", access.project_id or "", *parts)
-        return PREFIX + hashlib.sha256("\0".join(scope).encode()).hexdigest()
-
     def _failed(self, exc: Exception) -> None:
         CATALOG_CACHE.labels("error").inc()
         if isinstance(exc, redis.RedisError):
@@ -152,3 +147,14 @@ class Catalog:
             )
         else:
             log.warning("catalog cache: an entry could not be kept or read (%s)", type(exc).__name__)
+
+
+def _scope(api: proxy.Proxy) -> tuple[str, ...]:
+    """Whose view an answer of ``api`` is: the service's endpoint, and the user and project of its token."""
+    where = endpoint(api)  # authenticates first when it must, so the token below is set
+    access = api.session.auth.auth_ref
+    return where, access.user_id or "", access.project_id or ""
+
+
+def _key(scope: tuple[str, ...], *parts: str) -> str:
+    return PREFIX + hashlib.sha256("\0".join((*scope, *parts)).encode()).hexdigest()
