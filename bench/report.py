@@ -102,8 +102,10 @@ def markdown(results: dict[str, Any]) -> str:
         "gateways (2 gunicorn workers each: ours gevent, the production default; the naive one 8 threads each) and "
         "the clients share these cores.",
         "",
-        "Cases: **gateway** = devstack-client under gunicorn; **direct** = the same upstream calls from a warm "
-        "keystoneauth session (the floor); **naive** = a gateway opening a new openstacksdk connection per request; "
+        "Cases: **gateway** = devstack-client under gunicorn, as configured by default (its catalog cache answers "
+        "repeated flavor lists and image names); **direct** = each answer's upstream calls from a warm keystoneauth "
+        "session (the gateway's calls without the cache); **naive** = a gateway opening a new openstacksdk "
+        "connection per request; "
         "**cli** = `openstack server list --limit 100` (and `server show`, `flavor list`), a new process each time.",
         "",
         "## Targets",
