@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -40,6 +41,35 @@ PAUSE_SECONDS = 10.0
 REDIS_TIMEOUT = 0.5
 # What a failing cache raises: Redis's errors, and orjson's for an entry or a value that is not plain JSON.
 FAILURES = (redis.RedisError, ValueError, TypeError)
+
+
+class LockedTTLCache(cachetools.TTLCache):
+    """cachetools' TTLCache, safe for threads (gthread workers): dogpile's memory backend takes no lock, and a
+    TTLCache changed by two threads at once raises KeyError and loses its order (tests/api/test_catalog_cache.py)."""
+
+    def __init__(self, maxsize: int, ttl: float) -> None:
+        super().__init__(maxsize, ttl)
+        self._lock = threading.RLock()
+
+    def __getitem__(self, key: Any) -> Any:
+        with self._lock:
+            return super().__getitem__(key)
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        with self._lock:
+            super().__setitem__(key, value)
+
+    def __delitem__(self, key: Any) -> None:
+        with self._lock:
+            super().__delitem__(key)
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        with self._lock:
+            return super().get(key, default)
+
+    def pop(self, key: Any, *default: Any) -> Any:
+        with self._lock:
+            return super().pop(key, *default)
 
 
 class Catalog:
@@ -69,7 +99,7 @@ class Catalog:
             region.configure(
                 "dogpile.cache.memory",
                 expiration_time=seconds,
-                arguments={"cache_dict": cachetools.TTLCache(MAX_ENTRIES, ttl=seconds)},
+                arguments={"cache_dict": LockedTTLCache(MAX_ENTRIES, ttl=seconds)},
             )
         self._region = region
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -14,6 +15,7 @@ from prometheus_client import REGISTRY
 from devstack_client import create_app
 from devstack_client.appctx import get_connection
 from devstack_client.config import ConfigError, load
+from devstack_client.services.catalog import LockedTTLCache
 from tests.api.test_user_tokens import ALICE, ALICE_PROJECT, BOB, BOB_PROJECT, as_user
 from tests.fakes import CREDENTIALS, GLANCE, IMAGE, IMAGE_ID, NOVA, make_fake_flavor, make_fake_image, make_fake_server
 
@@ -95,6 +97,35 @@ def test_concurrent_misses_each_ask_rather_than_queue(app, cloud):
             answers = list(pool.map(lambda _: catalog.answer(api, "/flavors/detail", {"limit": 101}, ask), range(3)))
 
     assert answers == [{"flavors": []}] * 3
+
+
+def test_the_per_worker_store_is_safe_for_threads():
+    """gthread workers serve 8 requests at once: dogpile's memory backend takes no lock of its own."""
+    store, errors = LockedTTLCache(100, ttl=0.001), []
+
+    def hammer(n: int) -> None:
+        try:
+            for i in range(20_000):
+                key = (n * 7 + i) % 500
+                store[key] = i
+                store.get((key + 3) % 500)
+                store.pop((key + 5) % 500, None)
+        except Exception as exc:  # a plain TTLCache raises KeyError here within a fraction of a second
+            errors.append(exc)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter can
+    try:
+        threads = [threading.Thread(target=hammer, args=(n,)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+
+    assert errors == []
+    assert len(store) <= 100
 
 
 def test_after_its_lifetime_nova_is_asked_again(cloud):
