@@ -76,8 +76,6 @@ class Catalog:
     """Answers of Nova and Glance reused, per caller, for ``seconds`` (0: never)."""
 
     def __init__(self, seconds: float, redis_url: str | None = None) -> None:
-        self.seconds = seconds
-        self.shared = bool(redis_url)
         self._paused_until = 0.0
         self._region: CacheRegion | None = None
         if seconds <= 0:
