@@ -75,14 +75,12 @@ def page(
     if marker:
         query["marker"] = marker
     extra = {"microversion": microversion} if microversion else {}  # Cinder's: openstacksdk sends none
+
+    def ask() -> Any:
+        return call(api, "GET", listing.path, params=query, **extra)
+
     try:
-        body = (
-            catalog.answer(
-                api, listing.path, {**query, **extra}, lambda: call(api, "GET", listing.path, params=query, **extra)
-            )
-            if catalog is not None
-            else call(api, "GET", listing.path, params=query, **extra)
-        )
+        body = catalog.answer(api, listing.path, {**query, **extra}, ask) if catalog is not None else ask()
     except os_exc.NotFoundException as exc:
         if not marker:
             raise
