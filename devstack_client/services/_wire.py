@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 import requests
+from keystoneauth1 import adapter as ks_adapter
 from keystoneauth1 import exceptions as ks_exc
 from openstack import connection, proxy
 from openstack import exceptions as os_exc
@@ -47,21 +48,33 @@ def fetch(api: proxy.Proxy, method: str, path: str, **kwargs: Any) -> requests.R
     # Without it Glance answers errors as HTML (its messages then arrive escaped, `&#x27;`).
     kwargs["headers"] = {"Accept": "application/json", **kwargs.get("headers", {})}
     try:
-        response = api.request(_url(api, path), method, raise_exc=False, **kwargs)
+        response = _send(api, method, path, kwargs)
     except ks_exc.ConnectFailure:
         if method != "GET":
             raise  # the request may have arrived: never resend what changes something
         # A pooled keep-alive connection that the server closed while idle
         # fails at once, before anything was read; a GET is safe to send again.
         # (Timeouts are not connect failures: a hung service is not waited for twice.)
-        response = api.request(_url(api, path), method, raise_exc=False, **kwargs)
+        response = _send(api, method, path, kwargs)
     if response.status_code == 401 and getattr(api.session.auth, "reauthenticate", True):
         # keystoneauth re-authenticates on a 401 itself, but under concurrent
         # load only the first thread's retry wins after a token is revoked.
         # (A caller's own token cannot be renewed: a retry would only repeat it.)
-        response = api.request(_url(api, path), method, raise_exc=False, **kwargs)
+        response = _send(api, method, path, kwargs)
     os_exc.raise_from_response(response)
     return response
+
+
+def _send(api: proxy.Proxy, method: str, path: str, kwargs: dict[str, Any]) -> requests.Response:
+    """One request through the proxy's keystoneauth adapter (its auth, endpoint, microversion and timeouts).
+
+    Not through ``Proxy.request``: that builds a key for openstacksdk's
+    response cache on every call, asking keystoneauth for the project id
+    (which re-reads the token's expiry), even with the cache off, as ours
+    is; and its statsd and Prometheus reporting is not configured here
+    (metrics.py counts every call). 3 % of a show's CPU (bench/README.md).
+    """
+    return ks_adapter.Adapter.request(api, _url(api, path), method, raise_exc=False, **kwargs)
 
 
 # On a proxy: (the token's AccessInfo, the endpoint found in its catalog).
