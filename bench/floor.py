@@ -1,4 +1,4 @@
-"""``python -m bench.floor [--rounds N]``: what any gateway served by gunicorn costs before its own code runs.
+"""``python -m bench.floor [--rounds N] [--against DIR]``: what a gateway under gunicorn costs before its code runs.
 
 Interleaved, on the fake cloud, p50 of: the direct calls (the floor of
 bench/README.md), a WSGI app that answers ``{}`` at once under gunicorn
@@ -16,6 +16,10 @@ OpenStack. The hop and the gateway are also timed with a client that costs
 little (http.client on a keep-alive connection, the body JSON-decoded, as
 curl or a browser would): the difference is the requests library's own
 time in the client, not the gateway's.
+
+``--against DIR`` also times the gateway of another checkout (``git worktree
+add DIR <commit>``), interleaved with this one's: a change's effect, measured
+in one run, whatever the hour does to these cores.
 """
 
 from __future__ import annotations
@@ -67,7 +71,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.floor", description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=200)
     parser.add_argument("--latency", type=float, default=0.002, help="seconds the fake adds to each answer")
+    parser.add_argument(
+        "--against", type=Path, default=None, metavar="DIR", help="also time another checkout's gateway"
+    )
     args = parser.parse_args(argv)
+    if args.against is not None and not (args.against / "devstack_client" / "main.py").is_file():
+        parser.error(f"--against {args.against}: no devstack_client/main.py there")
     logs = Path(tempfile.mkdtemp(prefix="bench-floor-"))
     fake = procs.FakeCloudProcess(servers=1000, latency=args.latency, log=logs / "fakecloud.log")
     started: list[procs.Server] = []
@@ -89,6 +98,14 @@ def main(argv: list[str] | None = None) -> int:
             [*hello, "--worker-class", "gthread", "--threads", procs.SERVE["THREADS"]], {}, logs / "hello-gthread.log"
         )
         started.append(threaded)
+        against: cases.HttpGateway | None = None
+        if args.against is not None:
+            against = cases.HttpGateway(
+                f"gateway of {args.against}",
+                procs.gateway(credentials, logs / "gateway-against.log", checkout=args.against.resolve()),
+                fakecloud.server_id(0),
+            )
+            started.append(against.server)
         direct = cases.Direct(credentials, fakecloud.server_id(0))
         http = requests.Session()
         light, light_hop = LightClient(gateway.server.base), LightClient(bare.base)
@@ -102,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
             HOP_LIGHT: lambda: light_hop.get("/"),
             **{f"gateway {op}, light client": (lambda op=op: light.get(gateway.paths[op])) for op in cases.OPS},
         }
+        if against is not None:
+            calls.update({f"gateway {op}, against": (lambda op=op: against.get(against.paths[op])) for op in cases.OPS})
         times: dict[str, list[float]] = {name: [] for name in calls}
         for _ in range(30):
             for call in calls.values():
@@ -118,7 +137,9 @@ def main(argv: list[str] | None = None) -> int:
     p50 = {name: statistics.median(values) * 1000 for name, values in times.items()}
     for name, value in p50.items():
         print(f"{name:42} p50 {value:6.2f} ms")
-    runs = (("", HOP, ""), ("catalog cache off: ", HOP, ", cache off"), ("light client: ", HOP_LIGHT, ", light client"))
+    runs = [("", HOP, ""), ("catalog cache off: ", HOP, ", cache off"), ("light client: ", HOP_LIGHT, ", light client")]
+    if args.against is not None:
+        runs.append((f"{args.against}: ", HOP, ", against"))
     for client, hop_name, suffix in runs:
         hop = p50[hop_name]
         for op in cases.OPS:

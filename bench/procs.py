@@ -104,9 +104,15 @@ class Server(Process):
             time.sleep(0.2)
 
 
-def gateway(settings: dict[str, str], log: Path) -> Server:
-    """devstack-client as it serves in production: ``python devstack_client/main.py`` (gunicorn)."""
-    return Server([sys.executable, "devstack_client/main.py"], settings, log)
+def gateway(settings: dict[str, str], log: Path, checkout: Path = REPO) -> Server:
+    """devstack-client as it serves in production: ``python devstack_client/main.py`` (gunicorn).
+
+    ``checkout``: another copy of the repository (a ``git worktree`` of an older commit), whose
+    package then runs instead of this one's.
+    """
+    if checkout != REPO:
+        settings = {**settings, "PYTHONPATH": str(checkout)}
+    return Server([sys.executable, str(checkout / "devstack_client" / "main.py")], settings, log)
 
 
 def naive(settings: dict[str, str], log: Path) -> Server:

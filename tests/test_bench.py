@@ -100,8 +100,13 @@ def test_the_stream_benchmarks_short_mode_runs_and_every_stream_gets_every_event
     ("argv", "expected"),
     [
         (
-            ["bench.floor", "--rounds", "3"],
-            ["list     gateway", "flavors  catalog cache off: gateway", "show     light client: gateway"],
+            ["bench.floor", "--rounds", "3", "--against", str(REPO)],
+            [
+                "list     gateway",
+                "flavors  catalog cache off: gateway",
+                "show     light client: gateway",
+                f"show     {REPO}: gateway",
+            ],
         ),
         (["bench.profile", "--op", "list", "--calls", "10", "--servers", "20"], ["GET /api/v1/server?limit=100: "]),
     ],
