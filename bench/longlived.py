@@ -6,7 +6,9 @@ without answering, as a frozen Nova would: it exists today and holds a request a
 coming SSE stream will (a ``?wait=true`` create would too, but the fake has no create). With N of them open,
 it measures the p50 of ``GET /api/v1/flavor`` (Nova's flavors are not held) against the idle p50, the
 latency of ``GET /healthz`` on a new connection each time (as a prober calls), and the workers' RSS growth
-per open request. A call that takes over CALL_TIMEOUT counts as timed out.
+per open request. A call that takes over CALL_TIMEOUT counts as timed out. The catalog cache is off
+(``CATALOG_CACHE_SECONDS=0``, the one setting changed), so that the flavor list asks Nova each time, as an
+ordinary call does.
 """
 
 from __future__ import annotations
@@ -74,7 +76,7 @@ def rss_kb(gateway: procs.Server) -> int:
 
 
 def measure(worker_class: str, n: int, fake: procs.FakeCloudProcess, logs: Path, samples: int) -> dict[str, Any]:
-    settings = {**fake_credentials(fake.url), "WORKER_CLASS": worker_class}
+    settings = {**fake_credentials(fake.url), "WORKER_CLASS": worker_class, "CATALOG_CACHE_SECONDS": "0"}
     gateway = procs.gateway(settings, logs / f"gateway-{worker_class}-{n}.log")
     flavor, healthz = gateway.base + "/api/v1/flavor", gateway.base + "/healthz"
     opened: list[socket.socket] = []

@@ -72,7 +72,7 @@ def _send(api: proxy.Proxy, method: str, path: str, kwargs: dict[str, Any]) -> r
     response cache on every call, asking keystoneauth for the project id
     (which re-reads the token's expiry), even with the cache off, as ours
     is; and its statsd and Prometheus reporting is not configured here
-    (metrics.py counts every call). 3 % of a show's CPU (bench/README.md).
+    (metrics.py counts every call). 3.6 % of a show's samples (bench/README.md).
     """
     return ks_adapter.Adapter.request(api, _url(api, path), method, raise_exc=False, **kwargs)
 
